@@ -1,0 +1,41 @@
+"""The project's one error type, and the one place that turns it into a CLI message."""
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+
+class MathDataError(Exception):
+    """A user-facing error: what went wrong (naming file/line/key) and what to do about it."""
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int = 2):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+def run_cli(app: Callable[..., object], prog: str) -> None:
+    """Run a typer app; our own errors become one line on stderr and a non-zero exit."""
+    try:
+        app(standalone_mode=False)
+    except MathDataError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as err:  # click's own usage errors
+        import click
+
+        if isinstance(err, click.exceptions.Abort):
+            sys.exit(1)
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        if isinstance(err, click.exceptions.Exit):
+            sys.exit(err.exit_code)
+        raise

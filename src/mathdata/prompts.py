@@ -1,0 +1,82 @@
+"""Prompt templates shared by `mathdata build` (training data) and `mathtrain` (tokenising, eval).
+
+A prompt spec has two parts, both recorded in the build manifest so that training and evaluation
+can never silently disagree (the seed trained with one template and evaluated with another):
+- `human`: how a problem becomes the user's turn, e.g. "{problem}";
+- `chat`: the conversation template that wraps turns into one string (FastChat's vicuna_v1.1,
+  which MindFormers' own Llama preprocessing uses).
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import MathDataError
+
+VICUNA_SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions."
+)
+
+# name -> (system, user role, assistant role, separator after a user turn, end of an assistant turn)
+CHAT_TEMPLATES = {
+    "vicuna_v1.1": (VICUNA_SYSTEM, "USER", "ASSISTANT", " ", "</s>"),
+}
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    name: str
+    human: str
+    chat: str = "vicuna_v1.1"
+
+    def human_turn(self, problem: str) -> str:
+        return self.human.replace("{problem}", problem)
+
+    def generation_prompt(self, problem: str) -> str:
+        """The exact text a model sees before it answers (no answer appended)."""
+        system, user, assistant, sep, _ = chat_template(self.chat)
+        return f"{system}{sep}{user}: {self.human_turn(problem)}{sep}{assistant}:"
+
+    def training_parts(self, problem: str, solution: str) -> tuple[str, str]:
+        """(prompt, answer): the loss is computed on the answer part only."""
+        _, _, _, _, end = chat_template(self.chat)
+        return self.generation_prompt(problem), f" {solution}{end}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "manifest") -> "PromptSpec":
+        try:
+            spec = cls(name=str(data["name"]), human=str(data["human"]), chat=str(data.get("chat", "vicuna_v1.1")))
+        except (KeyError, TypeError) as err:
+            raise MathDataError(f"{where}: prompt spec lacks {err}", "rebuild the data with `mathdata build`") from None
+        chat_template(spec.chat)
+        return spec
+
+
+def chat_template(name: str) -> tuple[str, str, str, str, str]:
+    try:
+        return CHAT_TEMPLATES[name]
+    except KeyError:
+        raise MathDataError(f"unknown chat template {name!r}", f"valid: {', '.join(CHAT_TEMPLATES)}") from None
+
+
+def load_prompts(path: Path) -> dict[str, PromptSpec]:
+    """rules/prompts.toml: one table per prompt, keys `human` and optional `chat`."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MathDataError(f"{path}: no such prompts file", "pass --rules DIR pointing at the rules folder") from None
+    except tomllib.TOMLDecodeError as err:
+        raise MathDataError(f"{path}: bad TOML: {err}", "fix the file's syntax") from None
+    specs = {}
+    for name, table in data.items():
+        if not isinstance(table, dict) or "human" not in table:
+            raise MathDataError(f"{path}: [{name}] needs a `human` key", 'e.g. human = "{problem}"')
+        if "{problem}" not in table["human"]:
+            raise MathDataError(f"{path}: [{name}].human must contain {{problem}}", "add the placeholder")
+        specs[name] = PromptSpec.from_dict({"name": name, **table}, where=f"{path}: [{name}]")
+    return specs

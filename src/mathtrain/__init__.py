@@ -1,0 +1,3 @@
+"""mathtrain: a thin MindFormers plugin -- MindRecord, LoRA training, merge, evaluation."""
+
+__version__ = "0.1.0"

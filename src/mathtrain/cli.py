@@ -1,0 +1,16 @@
+"""`mathtrain` command line: a thin typer app; each command group lives in its own module."""
+from __future__ import annotations
+
+import typer
+
+from mathdata.errors import run_cli
+
+app = typer.Typer(help="LoRA-train and evaluate Llama models on MindFormers.", no_args_is_help=True,
+                  add_completion=False)
+
+# Command modules register themselves on `app` when imported.
+from . import commands_train, commands_eval  # noqa: E402,F401
+
+
+def main() -> None:
+    run_cli(app, "mathtrain")

@@ -1,0 +1,1 @@
+"""`mathtrain eval` and `mathtrain score ...` (owned by the evaluation work)."""

@@ -1,0 +1,1 @@
+"""`mathtrain run` and `mathtrain merge` (owned by the training work)."""
