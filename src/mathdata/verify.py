@@ -1,0 +1,153 @@
+"""Re-solve every template record from its own numbers and compare with its label.
+
+Status per record (fixed strings, with a reason):
+- verified      the solution's final value equals the exact answer within the precision it shows
+- wrong         it does not (reasons: answer_mismatch, no_answer_in_solution, restated_numbers_differ,
+                not_lowest_terms)
+- implausible   the problem's numbers meet a template's `implausible` rule (reason from the rule)
+- unverifiable  no template matched, or the answer is undefined (reason: no_template, undefined_answer)
+
+Tolerance respects the precision the solution shows. When the exact answer fits in the places shown
+(a sum of two 2-decimal numbers), the printed value must equal it: "1835.06" for 1835.05 is wrong.
+When it does not fit (a quotient, a root), the printed value may be the exact answer rounded or
+truncated to the places shown (less than one unit in the last place away): real data does both
+("-0.8961641" for -0.89616416...). Either way a double-precision difference (2^-50 relative) is
+allowed, because much of the real data was printed from Python floats ("47.666666666666664").
+"""
+from __future__ import annotations
+
+import decimal
+import re
+from decimal import Decimal
+from fractions import Fraction
+
+import polars as pl
+
+from .formula import CONTEXT
+from .normalize import normalize_text
+from .rules import Rules, Template
+
+DOUBLE_REL = Decimal(2) ** -50
+_NUM_IN_LIST = re.compile(r"-?\d+(?:\.\d+)?")
+_LAST_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?:/\d+)?")
+
+
+def slot_values(t: Template, match: re.Match) -> dict:
+    env = {}
+    for slot in t.slots:
+        raw = match.group(slot.name)
+        env[slot.name] = [Decimal(x) for x in _NUM_IN_LIST.findall(raw)] if slot.kind == "list" else Decimal(raw)
+    return env
+
+
+def exact_answer(t: Template, env: dict):
+    """The template's answer for these slot values (Decimal or Fraction), or None if undefined."""
+    try:
+        return t.evaluate(env)
+    except (ZeroDivisionError, decimal.DivisionByZero, decimal.InvalidOperation, ValueError, OverflowError):
+        return None
+
+
+def implausible_reason(t: Template, env: dict, answer) -> str | None:
+    for rule in t.implausible:
+        try:
+            if rule.test({**env, "answer": answer if answer is not None else Decimal(0)}):
+                return rule.reason
+        except (ZeroDivisionError, decimal.DivisionByZero, decimal.InvalidOperation, TypeError):
+            continue
+    return None
+
+
+def parse_value(text: str) -> Decimal | Fraction | None:
+    text = text.replace(",", "").strip()
+    try:
+        if "/" in text:
+            num, den = text.split("/", 1)
+            return Fraction(int(num), int(den))
+        return Decimal(text)
+    except (ValueError, ZeroDivisionError, decimal.InvalidOperation):
+        return None
+
+
+def matches_shown(exact, shown_text: str) -> bool:
+    """Is the printed value `shown_text` the exact value `exact`, to the precision it shows?"""
+    shown = parse_value(shown_text)
+    if shown is None or exact is None:
+        return False
+    if isinstance(shown, Fraction) or isinstance(exact, Fraction):
+        return Fraction(shown) == Fraction(exact)
+    diff = abs(shown - exact)
+    if diff <= abs(exact) * DOUBLE_REL:
+        return True
+    unit = Decimal(1).scaleb(shown.as_tuple().exponent)
+    try:
+        fits = CONTEXT.quantize(exact, unit) == exact
+    except decimal.InvalidOperation:  # exact has far more digits than any quantum we could show
+        fits = False
+    return not fits and diff < unit
+
+
+def final_value_text(solution: str) -> str | None:
+    """The final value of a solution not in the template's wording (e.g. step-by-step)."""
+    from .answers import extract_answer  # the shared extractor (also used by mathtrain's scorer)
+    return extract_answer(solution)
+
+
+def verify_record(t: Template, norm_problem: str, solution: str) -> tuple[str, str]:
+    m = t.problem_re().match(norm_problem)
+    if m is None:
+        return "unverifiable", "no_template"
+    env = slot_values(t, m)
+    answer = exact_answer(t, env)
+    reason = implausible_reason(t, env, answer)
+    if reason:
+        return "implausible", reason
+    if answer is None:
+        return "unverifiable", "undefined_answer"
+    sm = t.solution_re().match(normalize_text(solution))
+    if sm is not None:
+        for name, value in sm.groupdict().items():
+            if name != "answer" and name in env and not isinstance(env[name], list) and Decimal(value) != env[name]:
+                return "wrong", "restated_numbers_differ"
+        shown = sm.group("answer")
+    else:
+        shown = final_value_text(solution)
+        if shown is None:
+            return "wrong", "no_answer_in_solution"
+    if not matches_shown(answer, shown):
+        return "wrong", "answer_mismatch"
+    if t.answer_format == "fraction" and "/" in shown:
+        value = parse_value(shown)
+        num, den = (int(x) for x in shown.split("/"))
+        if isinstance(value, Fraction) and (num, den) != (value.numerator, value.denominator):
+            return "wrong", "not_lowest_terms"
+    return "verified", "verified"
+
+
+def _verify_rows(rows: list[tuple[str, str, str]], rules_dir: str) -> list[tuple[str, str]]:
+    from .rules import load_rules
+    templates = {t.name: t for t in load_rules(rules_dir).templates}
+    return [verify_record(templates[name], norm, sol) for name, norm, sol in rows]
+
+
+def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
+    """Add `status` and `reason` to a classified frame (columns template, norm, solution).
+    Each distinct (template, problem, solution) is checked once."""
+    keys = (df.filter(pl.col("template").is_not_null())
+            .select("template", "norm", "solution").unique(maintain_order=True))
+    rows = keys.rows()
+    if workers > 1 and len(rows) > 50_000:
+        from concurrent.futures import ProcessPoolExecutor
+        chunk = (len(rows) + workers - 1) // workers
+        with ProcessPoolExecutor(workers) as pool:
+            parts = pool.map(_verify_rows, [rows[i:i + chunk] for i in range(0, len(rows), chunk)],
+                             [str(rules.directory)] * workers)
+            results = [r for part in parts for r in part]
+    else:
+        templates = {t.name: t for t in rules.templates}
+        results = [verify_record(templates[name], norm, sol) for name, norm, sol in rows]
+    keys = keys.with_columns(status=pl.Series([r[0] for r in results], dtype=pl.String),
+                             reason=pl.Series([r[1] for r in results], dtype=pl.String))
+    out = df.join(keys, on=["template", "norm", "solution"], how="left", maintain_order="left", nulls_equal=False)
+    return out.with_columns(status=pl.col("status").fill_null("unverifiable"),
+                            reason=pl.col("reason").fill_null("no_template"))
