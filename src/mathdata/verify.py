@@ -9,8 +9,8 @@ Status per record (fixed strings, with a reason):
 
 Tolerance respects the precision the solution shows. When the exact answer fits in the places shown
 (a sum of two 2-decimal numbers), the printed value must equal it: "1835.06" for 1835.05 is wrong.
-When it does not fit (a quotient, a root), the printed value may be the exact answer rounded or
-truncated to the places shown (less than one unit in the last place away): real data does both
+When it does not fit (a quotient, a root), the printed value must be the exact answer rounded
+(half-even or half-up) or truncated to the places shown: real data does both
 ("-0.8961641" for -0.89616416...). Either way a double-precision difference (2^-50 relative) is
 allowed, because much of the real data was printed from Python floats ("47.666666666666664").
 """
@@ -28,6 +28,7 @@ from .normalize import normalize_text
 from .rules import Rules, Template
 
 DOUBLE_REL = Decimal(2) ** -50
+_ROUNDINGS = (decimal.ROUND_HALF_EVEN, decimal.ROUND_HALF_UP, decimal.ROUND_DOWN)
 _NUM_IN_LIST = re.compile(r"-?\d+(?:\.\d+)?")
 _LAST_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?:/\d+)?")
 
@@ -76,15 +77,13 @@ def matches_shown(exact, shown_text: str) -> bool:
         return False
     if isinstance(shown, Fraction) or isinstance(exact, Fraction):
         return Fraction(shown) == Fraction(exact)
-    diff = abs(shown - exact)
-    if diff <= abs(exact) * DOUBLE_REL:
+    if abs(shown - exact) <= abs(exact) * DOUBLE_REL:
         return True
     unit = Decimal(1).scaleb(shown.as_tuple().exponent)
     try:
-        fits = CONTEXT.quantize(exact, unit) == exact
-    except decimal.InvalidOperation:  # exact has far more digits than any quantum we could show
-        fits = False
-    return not fits and diff < unit
+        return any(shown == CONTEXT.quantize(exact, unit, rounding=r) for r in _ROUNDINGS)
+    except decimal.InvalidOperation:  # a quantum far outside the answer's magnitude
+        return False
 
 
 def final_value_text(solution: str) -> str | None:
