@@ -81,7 +81,7 @@ def matches_shown(exact, shown_text: str) -> bool:
         return True
     unit = Decimal(1).scaleb(shown.as_tuple().exponent)
     try:
-        return any(shown == CONTEXT.quantize(exact, unit, rounding=r) for r in _ROUNDINGS)
+        return any(shown == exact.quantize(unit, rounding=r, context=CONTEXT) for r in _ROUNDINGS)
     except decimal.InvalidOperation:  # a quantum far outside the answer's magnitude
         return False
 
