@@ -1,0 +1,35 @@
+"""Duplicate detection: exact (normalised text) then number-aware near duplicates (MinHash LSH).
+
+`find_duplicates` marks, it never drops: callers decide (audit counts, build removes)."""
+from __future__ import annotations
+
+import polars as pl
+
+from .config import DedupConfig, load_dedup_config
+from .exact import mark_exact, order_columns
+from .minhash import near_clusters
+
+__all__ = ["DedupConfig", "load_dedup_config", "find_duplicates"]
+
+
+def find_duplicates(df: pl.DataFrame, cfg: DedupConfig, priority: str | None = None,
+                    stats: dict | None = None) -> pl.DataFrame:
+    """Add `exact_group`, `exact_dup`, `near_group`, `near_dup` to a classified frame.
+
+    The kept record of a group has the lowest `priority` value (e.g. 0 for a verified answer), ties
+    broken by input order. `near_dup` marks exact-unique records that a near-dup pass would remove;
+    exact copies share their kept record's `near_group`.
+    """
+    df = df.with_row_index("_row")
+    df = mark_exact(df, priority)
+    reps = df.filter(~pl.col("exact_dup")).sort(order_columns(df, priority))
+    roots, work = near_clusters(reps, cfg)
+    reps = reps.select("_row", "exact_group").with_columns(_root=pl.Series(roots, dtype=pl.Int64))
+    root_group = reps["exact_group"].gather(reps["_root"])
+    reps = reps.with_columns(near_group=root_group, near_dup=pl.col("_root") != pl.int_range(pl.len()))
+    df = df.join(reps.select("exact_group", "near_group", "near_dup"), on="exact_group", how="left",
+                 maintain_order="left")
+    df = df.with_columns(near_dup=pl.col("near_dup") & ~pl.col("exact_dup"))
+    if stats is not None:
+        stats.update(work)
+    return df.drop("_row")

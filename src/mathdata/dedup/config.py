@@ -1,0 +1,42 @@
+"""rules/dedup.toml -> DedupConfig."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import MathDataError
+from ..rules import DEFAULT_RULES_DIR, read_toml
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    ngram: int = 3
+    num_perm: int = 128
+    threshold: float = 0.7
+    seed: int = 1
+    distinguishing_words: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_dedup_config(rules_dir: Path | str | None = None) -> DedupConfig:
+    path = Path(rules_dir or DEFAULT_RULES_DIR) / "dedup.toml"
+    data = read_toml(path)
+    table = dict(data.get("minhash", {}))
+    near = data.get("near", {})
+    if set(near) - {"distinguishing_words"}:
+        raise MathDataError(f"{path}: unknown key(s) in [near]: {', '.join(sorted(set(near) - {'distinguishing_words'}))}",
+                            "valid: distinguishing_words")
+    table["distinguishing_words"] = tuple(near.get("distinguishing_words", ()))
+    valid = set(DedupConfig.__dataclass_fields__) - {"distinguishing_words"}
+    valid_keys = valid | {"distinguishing_words"}
+    unknown = set(table) - valid_keys
+    if unknown:
+        raise MathDataError(f"{path}: unknown key(s) minhash.{', minhash.'.join(sorted(unknown))}",
+                            f"valid: {', '.join(sorted(valid))}")
+    cfg = DedupConfig(**table)
+    if cfg.ngram < 1 or cfg.num_perm < 16 or not 0 < cfg.threshold <= 1:
+        raise MathDataError(f"{path}: need minhash.ngram >= 1, num_perm >= 16, 0 < threshold <= 1",
+                            "fix the values in [minhash]")
+    return cfg

@@ -1,0 +1,103 @@
+"""Number-aware near duplicates with datasketch MinHash LSH (see rules/dedup.toml for the rule)."""
+from __future__ import annotations
+
+import polars as pl
+import xxhash
+from datasketch import MinHash, MinHashLSH
+
+from ..normalize import canonical_numbers_expr
+from .config import DedupConfig
+
+
+class UnionFind:
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)  # the root is the earliest: stable cluster ids
+
+
+def _hash32(data: bytes) -> int:
+    return xxhash.xxh32_intdigest(data)
+
+
+OPERATORS = r"[+*/^√%=×÷<>]"
+
+
+def shingles(text: str, n: int) -> list[bytes]:
+    """Character n-grams of the text with whitespace removed ("5 个" and "5个" read the same)."""
+    text = "".join(text.split()).lower()
+    if len(text) <= n:
+        return [text.encode("utf-8")]
+    return list({text[i:i + n].encode("utf-8") for i in range(len(text) - n + 1)})
+
+
+def signatures(texts: list[str], cfg: DedupConfig) -> list[MinHash]:
+    return MinHash.bulk([shingles(t, cfg.ngram) for t in texts], num_perm=cfg.num_perm, seed=cfg.seed,
+                        hashfunc=_hash32)
+
+
+def _words_expr(cfg: DedupConfig) -> pl.Expr:
+    if not cfg.distinguishing_words:
+        return pl.lit("")
+    import re
+    pattern = "|".join(re.escape(w) for w in sorted(cfg.distinguishing_words, key=len, reverse=True))
+    return pl.col("norm").str.to_lowercase().str.extract_all(pattern).list.unique().list.sort().list.join(",")
+
+
+def near_clusters(reps: pl.DataFrame, cfg: DedupConfig) -> tuple[list[int], dict]:
+    """Cluster the exact-unique records `reps` (in keep order: the first of a cluster is kept).
+
+    Returns each record's cluster root (an index into `reps`) and stats about the work done.
+    """
+    n = reps.height
+    uf = UnionFind(n)
+    keyed = reps.select(
+        pl.col("norm"), pl.col("template"),
+        nums=canonical_numbers_expr(pl.col("norm")),
+        ops=pl.col("norm").str.extract_all(OPERATORS).list.unique().list.sort().list.join(""),
+        words=_words_expr(cfg),
+    ).with_row_index("i").with_columns(
+        ordered=pl.col("nums").list.join(" "),
+        block=pl.concat_str(pl.col("nums").list.sort().list.join(" "), pl.col("ops"), pl.col("words"), separator="|"),
+    )
+    # 1. Same template, same numbers in the same order: a reformatted copy (1044.40 vs 1044.4).
+    same = (keyed.filter(pl.col("template").is_not_null())
+            .group_by("template", "ordered", maintain_order=True).agg(pl.col("i"))
+            .filter(pl.col("i").list.len() > 1))
+    for members in same["i"].to_list():
+        for other in members[1:]:
+            uf.union(members[0], other)
+    # 2. Free text: MinHash LSH among records that share their number multiset with a free-text record.
+    blocks = (keyed.group_by("block").agg(pl.col("i"), free=pl.col("template").is_null().any(),
+                                          size=pl.len())
+              .filter(pl.col("free") & (pl.col("size") > 1)))
+    candidates = sorted(i for members in blocks["i"].to_list() for i in members)
+    stats = {"minhash_candidates": len(candidates), "minhash_pairs": 0}
+    if candidates:
+        rows = keyed[candidates]
+        texts, block_of, tmpl = rows["norm"].to_list(), rows["block"].to_list(), rows["template"].to_list()
+        sigs = signatures(texts, cfg)
+        lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
+        with lsh.insertion_session() as session:
+            for k, sig in enumerate(sigs):
+                session.insert(k, sig, check_duplication=False)
+        for k, sig in enumerate(sigs):
+            for j in lsh.query(sig):
+                if j <= k or block_of[j] != block_of[k]:
+                    continue
+                if tmpl[j] is not None and tmpl[k] is not None:
+                    continue  # two template records: only rule 1 applies
+                if sig.jaccard(sigs[j]) >= cfg.threshold:
+                    uf.union(candidates[k], candidates[j])
+                    stats["minhash_pairs"] += 1
+    return [uf.find(i) for i in range(n)], stats
