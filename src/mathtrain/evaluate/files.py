@@ -1,0 +1,92 @@
+"""Reading the evaluation inputs with errors that name the file and line; atomic writes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from mathdata.errors import MathDataError
+from mathdata.io import write_json, write_jsonl  # noqa: F401  (atomic writers, re-exported)
+
+
+def read_jsonl(path: Path | str, required: Iterable[str] = ()) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) for every non-blank line; bad lines raise MathDataError."""
+    path = Path(path)
+    required = tuple(required)
+    try:
+        handle = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise MathDataError(f"{path}: no such file", "check the path") from None
+    except IsADirectoryError:
+        raise MathDataError(f"{path}: is a directory, expected a JSONL file", "pass the file itself") from None
+    with handle:
+        lineno = 0
+        try:
+            for lineno, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise MathDataError(f"{path}:{lineno}: not valid JSON ({err.msg})",
+                                        "each line must be one JSON object") from None
+                if not isinstance(obj, dict):
+                    raise MathDataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}",
+                                        "each line must be one JSON object")
+                missing = [key for key in required if key not in obj]
+                if missing:
+                    raise MathDataError(f"{path}:{lineno}: missing field {', '.join(map(repr, missing))}",
+                                        f"every line needs {', '.join(required)}")
+                yield lineno, obj
+        except UnicodeDecodeError:
+            raise MathDataError(f"{path}:{lineno + 1}: not UTF-8 text", "save the file as UTF-8") from None
+
+
+def read_json(path: Path | str) -> Any:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MathDataError(f"{path}: no such file", "check the path") from None
+    except IsADirectoryError:
+        raise MathDataError(f"{path}: is a directory, expected a JSON file", "pass the file itself") from None
+    except UnicodeDecodeError:
+        raise MathDataError(f"{path}: not UTF-8 text", "save the file as UTF-8") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise MathDataError(f"{path}:{err.lineno}: not valid JSON ({err.msg})", "fix the file") from None
+
+
+def load_predictions(path: Path | str) -> dict[str, str]:
+    """`{"id", "prediction"}` lines -> {id: prediction}; null prediction -> ""; duplicate ids refused."""
+    preds: dict[str, str] = {}
+    first_seen: dict[str, int] = {}
+    for lineno, obj in read_jsonl(path, ("id", "prediction")):
+        pid = str(obj["id"])
+        if pid in preds:
+            raise MathDataError(f"{path}:{lineno}: duplicate id {pid!r} (first on line {first_seen[pid]})",
+                                "keep one prediction per id")
+        pred = obj["prediction"]
+        if pred is not None and not isinstance(pred, str):
+            raise MathDataError(f"{path}:{lineno}: prediction for id {pid!r} is {type(pred).__name__}, not text",
+                                "write the model's output as a string")
+        preds[pid] = pred or ""
+        first_seen[pid] = lineno
+    return preds
+
+
+def check_ids(pred_path: Path | str, ref_path: Path | str, pred_ids: Iterable[str], ref_ids: list[str]) -> None:
+    """Every reference needs a prediction and every prediction a reference; else one clear error."""
+    pred_set = set(pred_ids)
+    ref_set = set(ref_ids)
+    missing = [i for i in ref_ids if i not in pred_set]
+    extra = sorted(pred_set - ref_set)
+    if not missing and not extra:
+        return
+    parts = [f"{len(pred_set)} predictions in {pred_path} vs {len(ref_set)} references in {ref_path}"]
+    if missing:
+        parts.append(f"{len(missing)} reference ids have no prediction (e.g. {', '.join(map(repr, missing[:3]))})")
+    if extra:
+        parts.append(f"{len(extra)} prediction ids are not in the references (e.g. {', '.join(map(repr, extra[:3]))})")
+    raise MathDataError("; ".join(parts), "predict every reference id exactly once, with the same ids")
