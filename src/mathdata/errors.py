@@ -19,23 +19,13 @@ class MathDataError(Exception):
 
 
 def run_cli(app: Callable[..., object], prog: str) -> None:
-    """Run a typer app; our own errors become one line on stderr and a non-zero exit."""
+    """Run a typer app; our own errors become one line on stderr and a non-zero exit.
+    Usage errors (unknown option, missing argument) are reported by typer itself (exit 2)."""
     try:
-        app(standalone_mode=False)
+        app(prog_name=prog)
     except MathDataError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         sys.exit(130)
-    except Exception as err:  # click's own usage errors
-        import click
-
-        if isinstance(err, click.exceptions.Abort):
-            sys.exit(1)
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Exit):
-            sys.exit(err.exit_code)
-        raise

@@ -8,6 +8,13 @@ from mathdata.errors import run_cli
 app = typer.Typer(help="LoRA-train and evaluate Llama models on MindFormers.", no_args_is_help=True,
                   add_completion=False)
 
+
+
+@app.callback()
+def _root() -> None:
+    """LoRA-train and evaluate Llama models on MindFormers."""
+
+
 # Command modules register themselves on `app` when imported.
 from . import commands_train, commands_eval  # noqa: E402,F401
 
