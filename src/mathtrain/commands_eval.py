@@ -1,1 +1,181 @@
-"""`mathtrain eval` and `mathtrain score ...` (owned by the evaluation work)."""
+"""`mathtrain eval` and `mathtrain score math|squad|contest`: thin commands over mathtrain.evaluate."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mathdata.errors import MathDataError
+
+from .cli import app
+from .evaluate import contest as contest_lib
+from .evaluate.files import load_predictions, write_json
+
+score_app = typer.Typer(help="Score model outputs without a model: math accuracy, SQuAD F1/EM, the contest score.",
+                        no_args_is_help=True, add_completion=False)
+app.add_typer(score_app, name="score")
+
+JSON_HELP = "Also write the result as JSON to FILE ('-' for stdout, which silences the table)."
+QUIET_HELP = "Print nothing but errors (use with --json)."
+
+
+def _console(quiet: bool, json_out: Optional[str]) -> Console:
+    return Console(quiet=quiet or json_out == "-", highlight=False)
+
+
+def _emit_json(json_out: Optional[str], obj: dict) -> None:
+    if json_out is None:
+        return
+    if json_out == "-":
+        sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+    else:
+        write_json(Path(json_out), obj)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+# ------------------------------------------------------------------------------------------ math
+def render_math(console: Console, score, title: str = "Math accuracy") -> None:
+    table = Table(title=title)
+    table.add_column("category")
+    table.add_column("items", justify="right")
+    table.add_column("correct", justify="right")
+    table.add_column("accuracy", justify="right")
+    for cat, (total, correct) in score.per_category.items():
+        table.add_row(cat, str(total), str(correct), _pct(correct / total if total else 0.0))
+    table.add_section()
+    table.add_row("[bold]overall[/bold]", str(score.total), str(score.correct), f"[bold]{_pct(score.accuracy)}[/bold]")
+    console.print(table)
+    tol = f"rel_tol {score.rel_tol:g}" + (f", abs_tol {score.abs_tol:g}" if score.abs_tol is not None else "")
+    console.print(f"compared with {tol}")
+    if score.no_prediction:
+        console.print(f"{score.no_prediction} output(s) held no answer (empty or no number): scored wrong")
+    if score.no_reference:
+        console.print(f"[yellow]{score.no_reference} reference solution(s) yield no answer: scored wrong; "
+                      f"check the data[/yellow]")
+
+
+@score_app.command("math")
+def score_math_cmd(
+    predictions: Path = typer.Option(..., "--predictions", "-p", help="JSONL of {\"id\", \"prediction\"}."),
+    references: Path = typer.Option(..., "--references", "-r",
+                                    help="The build's JSONL of {\"id\", \"category\", \"problem\", \"solution\"}."),
+    rel_tol: float = typer.Option(1e-4, "--rel-tol", help="Relative tolerance for decimal references."),
+    abs_tol: Optional[float] = typer.Option(None, "--abs-tol",
+                                            help="Also accept |pred - ref| <= this (contest style, e.g. 1e-2)."),
+    rules: Optional[Path] = typer.Option(None, "--rules", help="Rules folder, for the category order."),
+    json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+) -> None:
+    """Math accuracy per category: the answer in each output against the reference solution's."""
+    from .evaluate.math_score import category_order, score_math_files
+
+    score = score_math_files(predictions, references, rel_tol=rel_tol, abs_tol=abs_tol,
+                             category_order=category_order(rules))
+    render_math(_console(quiet, json_out), score)
+    _emit_json(json_out, score.to_dict())
+
+
+# ----------------------------------------------------------------------------------------- squad
+def render_squad(console: Console, score, title: str = "SQuAD") -> None:
+    table = Table(title=f"{title} ({score.total} questions)")
+    table.add_column("metric")
+    table.add_column("EmF1Metric (contest)", justify="right")
+    table.add_column("SQuAD v1.1 official", justify="right")
+    table.add_row("F1", f"{score.f1:.3f}", f"{score.squad_f1:.3f}")
+    table.add_row("EM", f"{score.em:.3f}", f"{score.squad_em:.3f}")
+    console.print(table)
+
+
+@score_app.command("squad")
+def score_squad_cmd(
+    predictions: Path = typer.Option(..., "--predictions", "-p",
+                                     help="JSONL of {\"id\": SQuAD question id, \"prediction\": model output}."),
+    references: Path = typer.Option(..., "--references", "-r", help="SQuAD v1.1 JSON (e.g. dev-v1.1.json)."),
+    first_question_only: bool = typer.Option(False, "--first-question-only",
+                                             help="Only the first question of each paragraph (the contest's 2,067)."),
+    json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+) -> None:
+    """SQuAD F1/EM as MindFormers' EmF1Metric computes them, and the official v1.1 F1/EM beside them."""
+    from .evaluate.files import check_ids
+    from .evaluate.squad_data import load_squad
+    from .evaluate.squad_score import score_squad
+
+    examples = load_squad(references, first_question_only=first_question_only)
+    preds = load_predictions(predictions)
+    try:
+        check_ids(predictions, references, preds.keys(), [ex.id for ex in examples])
+    except MathDataError as err:
+        if not first_question_only and len(preds) < len(examples):
+            firsts = {ex.id for ex in load_squad(references, first_question_only=True)}
+            if set(preds) == firsts:
+                raise MathDataError(err.message, "the predictions cover the first question of each paragraph: "
+                                                 "add --first-question-only") from None
+        raise
+    score = score_squad(preds, examples)
+    render_squad(_console(quiet, json_out), score)
+    _emit_json(json_out, score.to_dict())
+
+
+# --------------------------------------------------------------------------------------- contest
+def render_contest(console: Console, result) -> None:
+    table = Table(title="Contest score")
+    table.add_column("term")
+    table.add_column("value", justify="right")
+    table.add_row("math accuracy", _pct(result.accuracy))
+    table.add_row("trainable / total", f"{result.trainable:,} / {result.total:,} = {result.param_ratio:.6%}")
+    table.add_row("0.7 * accuracy", f"{0.7 * result.accuracy:.6f}")
+    table.add_row("0.3 * (1 - ratio)", f"{0.3 * (1 - result.param_ratio):.6f}")
+    table.add_section()
+    table.add_row("[bold]score[/bold]", f"[bold]{result.score:.6f}[/bold]")
+    console.print(table)
+    for name, value, threshold, base, ok in (("F1", result.f1, result.f1_threshold, result.base_f1, result.f1_ok),
+                                             ("EM", result.em, result.em_threshold, result.base_em, result.em_ok)):
+        if value is None:
+            console.print(f"SQuAD {name}: not given (pass --{name.lower()} or --squad-json)")
+            continue
+        verdict = "[green]clears[/green]" if ok else "[red]FAILS[/red]"
+        console.print(f"SQuAD {name} {value:.3f} {verdict} {100 * result.retention:g}% of base {base:.3f} "
+                      f"(needs >= {threshold:.3f})")
+
+
+@score_app.command("contest")
+def score_contest_cmd(
+    accuracy: Optional[str] = typer.Option(None, "--accuracy", "-a", help="Math accuracy: 0.26 or 26%."),
+    math_json: Optional[Path] = typer.Option(None, "--math-json", help="Read accuracy from `score math --json`."),
+    trainable: Optional[int] = typer.Option(None, "--trainable", "-t", help="Trainable (LoRA) parameters."),
+    total: Optional[int] = typer.Option(None, "--total", "-n", help="Total parameters of the base model."),
+    run: Optional[Path] = typer.Option(None, "--run", help="Read the parameter counts from RUN_DIR/run.json."),
+    f1: Optional[float] = typer.Option(None, "--f1", help="SQuAD F1 (EmF1Metric, 0-100)."),
+    em: Optional[float] = typer.Option(None, "--em", help="SQuAD EM (EmF1Metric, 0-100)."),
+    squad_json: Optional[Path] = typer.Option(None, "--squad-json", help="Read F1/EM from `score squad --json`."),
+    base_f1: float = typer.Option(contest_lib.BASE_F1, "--base-f1", help="Base model's F1."),
+    base_em: float = typer.Option(contest_lib.BASE_EM, "--base-em", help="Base model's EM."),
+    json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+) -> None:
+    """0.7 * accuracy + 0.3 * (1 - trainable/total), and whether SQuAD F1/EM clear 90% of the base model."""
+    if (accuracy is None) == (math_json is None):
+        raise MathDataError("give exactly one of --accuracy and --math-json", "e.g. --accuracy 26% ")
+    acc = contest_lib.parse_accuracy(accuracy) if accuracy is not None else contest_lib.accuracy_from_json(math_json)
+    if run is not None:
+        if trainable is not None or total is not None:
+            raise MathDataError("give either --run or --trainable/--total, not both", "drop one of them")
+        trainable, total = contest_lib.params_from_run(run)
+    elif trainable is None or total is None:
+        raise MathDataError("parameter counts missing", "pass --trainable and --total, or --run RUN_DIR")
+    if squad_json is not None:
+        if f1 is not None or em is not None:
+            raise MathDataError("give either --squad-json or --f1/--em, not both", "drop one of them")
+        f1, em = contest_lib.squad_from_json(squad_json)
+    result = contest_lib.contest_result(acc, trainable, total, f1=f1, em=em, base_f1=base_f1, base_em=base_em)
+    render_contest(_console(quiet, json_out), result)
+    _emit_json(json_out, result.to_dict())
