@@ -1,0 +1,48 @@
+import polars as pl
+
+from mathdata.classify import classify
+from mathdata.dedup import find_duplicates, load_dedup_config
+
+
+def marks(rules, problems, priority=None, extra=None):
+    df = pl.DataFrame({"problem": problems, "solution": ["x"] * len(problems), **(extra or {})})
+    return find_duplicates(classify(df, rules), load_dedup_config(rules.directory), priority=priority)
+
+
+def test_template_siblings_that_differ_in_numbers_are_never_duplicates(rules):
+    problems = [f"计算 {a}.{b:02d} + -2369.17 等于多少？" for a in range(1000, 1040) for b in (0, 1, 2)]
+    out = marks(rules, problems)
+    assert out["exact_dup"].sum() == 0 and out["near_dup"].sum() == 0
+
+
+def test_same_template_same_numbers_reformatted_is_a_near_duplicate(rules):
+    out = marks(rules, ["计算 1044.40 + 5.00 等于多少？", "计算 1044.4 + 5 等于多少？", "计算 1044.40 - 5.00 等于多少？"])
+    assert out["near_dup"].to_list() == [False, True, False]      # add vs sub is a different problem
+    assert out["near_group"][1] == out["near_group"][0]
+
+
+def test_reworded_free_text_with_same_numbers_is_a_near_duplicate(rules):
+    out = marks(rules, [
+        "小明有 5 个苹果，小红给了他 3 个，他现在有几个苹果？",
+        "小明有5个苹果,小红给了他3个,他现在有几个苹果",        # same words, other spacing/punctuation
+        "小明有 6 个苹果，小红给了他 3 个，他现在有几个苹果？",  # other numbers: a different problem
+        "一个长方形的长为 12 米，宽为 29 米，请计算其面积。",
+        "一个长方形的长为 12 米，宽为 29 米，请计算其周长。",    # other operation word: different
+        "3.5*(20.6-16.8/4.8)", "3.5*(20.6*16.8/4.8)",            # other operator: different
+    ])
+    assert out["near_dup"].to_list() == [False, True, False, False, False, False, False]
+
+
+def test_exact_duplicates_after_normalisation_and_priority(rules):
+    out = marks(rules, ["将分数 5/6 进行简化。", "将分数 5/6 进行简化.", "将分数５/６进行简化？", " 将分数 5/6 进行简化。 "],
+                priority="p", extra={"p": [1, 1, 1, 0]})
+    # full-width digits without spaces are a different text (spacing is kept by normalisation)
+    assert out["exact_dup"].to_list() == [True, True, False, False]
+    assert out["exact_group"][0] == out["exact_group"][1] == out["exact_group"][3]
+
+
+def test_english_near_duplicates_with_minhash(rules):
+    base = "Let $f(x) = 3x^2 - 5x + 7$. What is the value of $f(4)$ when computed exactly?"
+    out = marks(rules, [base, base.replace("What is", "Find").replace("?", "."),
+                        base.replace("f(4)", "f(5)")])
+    assert out["near_dup"].to_list() == [False, True, False]

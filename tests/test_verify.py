@@ -1,0 +1,61 @@
+from decimal import Decimal
+
+import pytest
+
+from mathdata.normalize import normalize_text
+from mathdata.verify import matches_shown, verify_record
+
+# (template, problem, solution, status, reason): real records (domain brief and public reports) and
+# hand-made faults of each kind.
+CASES = [
+    ("add", "计算 4204.22 + -2369.17 等于多少？", "4204.22 + -2369.17 = 1835.05", "verified", "verified"),
+    ("add", "计算 4204.22 + -2369.17 等于多少？", "4204.22 + -2369.17 = 1835.06", "wrong", "answer_mismatch"),
+    ("add", "计算 4204.22 + -2369.17 等于多少？", "4204.22 + 2369.17 = 1835.05", "wrong", "restated_numbers_differ"),
+    ("mul", "计算 7469.98 * -2455.65 等于多少？", "7469.98 * -2455.65 = -18343656.3870", "verified", "verified"),
+    ("div", "计算 2415.96 / -2695.89 等于多少？", "2415.96 / -2695.89 = -0.8961641610006342988771797069", "verified", "verified"),
+    ("div", "计算 2415.96 / -2695.89 等于多少？", "2415.96 / -2695.89 = -0.8961641", "verified", "verified"),   # truncated
+    ("div", "计算 2415.96 / -2695.89 等于多少？", "2415.96 / -2695.89 = -0.8961643", "wrong", "answer_mismatch"),
+    ("div", "计算 2415.96 / 0.00 等于多少？", "2415.96 / 0.00 = 0", "implausible", "division_by_zero"),
+    ("power", "计算 183.94 的 5 次方？", "183.94^5 = 210562442992.2269624224", "verified", "verified"),
+    ("power", "计算 -711.31 的 4 次方？", "-711.31^4 = 255997460543.58343921", "verified", "verified"),
+    ("sqrt", "计算 6145.00 的平方根？", "√6145.00 = 78.39005038906404479030928703", "verified", "verified"),
+    ("sqrt", "计算 6145.00 的平方根？", "√6145.00 = 78.390050389065", "wrong", "answer_mismatch"),
+    ("simplify", "将分数 5/6 进行简化。", "最简化的形式为：5/6", "verified", "verified"),
+    ("simplify", "将分数 4/6 进行简化。", "最简化的形式为：4/6", "wrong", "not_lowest_terms"),
+    ("simplify", "将分数 4/6 进行简化。", "最简化的形式为：2/3", "verified", "verified"),
+    ("mean", "求以下数据的平均值：[79, 69, 19, 3, 23, 93]", "平均值为 47.666666666666664", "verified", "verified"),
+    ("mean", "求以下数据的平均值：[41, 63, 52]", "平均值为 52.0", "verified", "verified"),
+    ("mean", "求以下数据的平均值：[41, 63, 52]", "平均值为 52.5", "wrong", "answer_mismatch"),
+    ("equation", "解方程 -81x + -45 = 0", "方程的解为：-0.5555555555555556", "verified", "verified"),
+    ("equation", "解方程 0x + 5 = 0", "方程的解为：0", "implausible", "no_unique_solution"),
+    ("function", "当 x = 4.03 时，求函数 y = 57x^54 的值", "函数的值为：2.769155521409239378157128235E+34", "verified", "verified"),
+    ("function", "当 x = 3.5 时，求函数 y = 7x^3 的值", "函数的值为：300.125", "verified", "verified"),
+    ("area", "一个长方形的长为 57 厘米，宽为 84 厘米，请计算其面积。", "面积为 4788 平方厘米", "verified", "verified"),
+    ("area", "一个长方形的长为 12 厘米，宽为 29 厘米，请计算其面积。", "面积为 349 平方厘米", "wrong", "answer_mismatch"),
+    ("mass", "某物体的密度为 10 克/立方厘米，体积为 3 立方厘米，请计算该物体的质量。", "30 克", "verified", "verified"),
+    ("discount", "商品原价为 51 元，打折后的价格为 28 元，请计算打折的折扣比例。", "45.09803921568628", "verified", "verified"),
+    ("discount", "商品原价为 16 元，打折后的价格为 90 元，请计算打折的折扣比例。", "-462.5", "implausible", "discounted_price_above_original"),
+    ("sales", "去年销售额为 32 万元，今年销售额增加了 28%，请计算今年的销售额。", "40.96", "verified", "verified"),
+    ("sales", "去年销售额为 50 万元，今年销售额增加了 99%，请计算今年的销售额。", "99.5", "verified", "verified"),
+    # a rewritten (step-by-step) solution is checked through its final answer line
+    ("add", "计算 12.50 + 3.25 等于多少？", "先算整数部分：12 + 3 = 15\n再算小数部分：0.50 + 0.25 = 0.75\n答案：15.75", "verified", "verified"),
+    ("add", "计算 12.50 + 3.25 等于多少？", "答案：15.76", "wrong", "answer_mismatch"),
+    ("add", "计算 12.50 + 3.25 等于多少？", "不知道", "wrong", "no_answer_in_solution"),
+]
+
+
+@pytest.mark.parametrize("name, problem, solution, status, reason", CASES)
+def test_verify_record(rules, name, problem, solution, status, reason):
+    assert verify_record(rules.template(name), normalize_text(problem), solution) == (status, reason)
+
+
+def test_precision_rules():
+    third = Decimal(1) / Decimal(3)
+    assert matches_shown(Decimal(52), "52.0")
+    assert matches_shown(third, "0.33")                   # rounded and truncated agree
+    assert not matches_shown(third, "0.34")               # within one unit, but neither
+    assert matches_shown(Decimal(2) / Decimal(3), "0.67")  # rounded
+    assert matches_shown(Decimal(2) / Decimal(3), "0.66")  # truncated
+    assert not matches_shown(Decimal(2) / Decimal(3), "0.65")
+    assert not matches_shown(Decimal("1835.05"), "1835.06")  # fits the places shown: must be exact
+    assert matches_shown(Decimal("47.6666666666666666666"), "47.666666666666664")  # float repr
