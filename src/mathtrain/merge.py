@@ -1,0 +1,110 @@
+"""LoRA checkpoint + base weights -> one full checkpoint a plain LlamaForCausalLM loads.
+
+For each adapted layer: W' = W + (B @ A) * alpha / rank, with A = `<layer>.mindpet_delta_lora_a` [r, in]
+and B = `<layer>.mindpet_delta_lora_b` [out, r]. (MindFormers' tools/transform_ckpt_lora.py defaults its
+scaling to 1, which is wrong whenever alpha != rank -- the seed's recipe has alpha 16, rank 8: scale 2.)
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from mathdata.errors import MathDataError
+
+from .infer import read_run
+from .train import list_checkpoints
+
+SUFFIX_A = ".mindpet_delta_lora_a"
+SUFFIX_B = ".mindpet_delta_lora_b"
+MERGED_RE = re.compile(r"_step(\d+)_merged\.ckpt$")
+
+
+def merged_step(path: Path) -> int:
+    m = MERGED_RE.search(Path(path).name)
+    return int(m.group(1)) if m else -1
+
+
+def _as_numpy(value) -> np.ndarray:
+    import mindspore as ms
+
+    if value.dtype == ms.bfloat16:
+        value = value.astype(ms.float32)
+    return value.asnumpy()
+
+
+def merge_weights(base: dict, lora: dict, scale: float) -> dict:
+    """name -> ndarray of the merged model. `base`, `lora`: name -> ndarray."""
+    merged = {name: value for name, value in base.items() if "mindpet_delta_lora" not in name}
+    adapted = 0
+    for name, a in lora.items():
+        if not name.endswith(SUFFIX_A):
+            continue
+        layer = name[: -len(SUFFIX_A)]
+        b = lora.get(layer + SUFFIX_B)
+        weight_name = layer + ".weight"
+        if b is None or weight_name not in merged:
+            raise MathDataError(f"cannot merge {layer}: missing {layer + SUFFIX_B if b is None else weight_name}",
+                                "the LoRA checkpoint and base weights do not belong together")
+        w = merged[weight_name]
+        delta = (b.astype(np.float64) @ a.astype(np.float64)) * scale
+        if delta.shape != w.shape:
+            raise MathDataError(f"cannot merge {layer}: B@A is {delta.shape}, weight is {w.shape}",
+                                "the LoRA checkpoint and base weights do not belong together")
+        merged[weight_name] = (w.astype(np.float64) + delta).astype(w.dtype)
+        adapted += 1
+    if not adapted:
+        raise MathDataError("the checkpoint holds no LoRA weights", "pass a checkpoint from RUN_DIR/checkpoints")
+    return merged
+
+
+def merge_checkpoint(run_dir: Path | str, lora_ckpt: Path | str, out_path: Path | str | None = None) -> Path:
+    import mindspore as ms
+
+    from .model import lora_scale, save_params
+
+    info = read_run(run_dir)
+    lora_ckpt = Path(lora_ckpt)
+    if not lora_ckpt.is_file():
+        raise MathDataError(f"{lora_ckpt}: no such checkpoint", "list RUN_DIR/checkpoints for valid files")
+    base = {k: _as_numpy(v) for k, v in ms.load_checkpoint(str(info.base_checkpoint)).items()}
+    lora = {k: _as_numpy(v) for k, v in ms.load_checkpoint(str(lora_ckpt)).items() if "mindpet_delta_lora" in k and not k.startswith(("adam_m.", "adam_v."))}
+    merged = merge_weights(base, lora, lora_scale(info.model_config["pet_config"]))
+    if out_path is None:
+        step = int(re.search(r"_step(\d+)", lora_ckpt.name).group(1))
+        out_path = info.run_dir / "merged" / f"{info.prefix}_step{step:06d}_merged.ckpt"
+    save_params(list(merged.items()), Path(out_path))
+    return Path(out_path)
+
+
+def even_picks(steps: list[int], total: int, count: int) -> list[int]:
+    """`count` checkpoint steps nearest to total * k / count (k = 1..count): evenly spaced over the run."""
+    if count > len(steps):
+        raise MathDataError(f"--keep-merged {count} needs {count} checkpoints; the run has {len(steps)}",
+                            f"set [train].save_steps <= {max(1, total // count)} so enough checkpoints are saved")
+    picks = []
+    for k in range(1, count + 1):
+        target = total * k / count
+        free = [s for s in steps if s not in picks]
+        picks.append(min(free, key=lambda s: (abs(s - target), s)))
+    return sorted(picks)
+
+
+def merge_run(run_dir: Path | str, checkpoint: Path | str | None = None, keep_merged: int = 0) -> list[Path]:
+    """Merge one checkpoint (default: the newest) or, with keep_merged=N, N evenly spaced ones; with
+    keep_merged, merged files of other steps are removed so exactly N remain."""
+    info = read_run(run_dir)
+    found = dict(list_checkpoints(info.run_dir))
+    if checkpoint is not None:
+        return [merge_checkpoint(run_dir, checkpoint)]
+    if not found:
+        raise MathDataError(f"{info.run_dir}: no LoRA checkpoints", "train first with `mathtrain run`")
+    if keep_merged <= 0:
+        return [merge_checkpoint(run_dir, found[max(found)])]
+    picks = even_picks(sorted(found), int(info.data["total_steps"]), keep_merged)
+    out = [merge_checkpoint(run_dir, found[s]) for s in picks]
+    for path in (info.run_dir / "merged").glob("*_merged.ckpt"):
+        if path not in out:
+            path.unlink()
+    return out

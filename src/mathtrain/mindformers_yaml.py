@@ -1,0 +1,155 @@
+"""A `TrainConfig` -> the full MindFormers YAML (the format `run_mindformer.py` / `Trainer` read).
+
+One YAML drives both paths: on CPU, `train.py` builds the model, LoRA, optimizer and LR schedule from its
+`model`, `optimizer` and `lr_schedule` blocks; on Ascend, `ascend_runner.py` hands the same file to
+MindFormers' `Trainer` under `msrun`. Device-specific settings live only here:
+- cpu: float32 everywhere, `use_flash_attention: false`, `fused_rms_norm: false`, `use_rope_slice: true`
+  (MindFormers' Llama does not run on CPU otherwise), no parallel;
+- ascend: bf16 compute with fp32 params/norms/softmax, flash attention, semi-auto parallel with
+  data/model/pipeline ways from [parallel].
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .config import TrainConfig
+
+CPU_MODEL_OVERRIDES = {
+    "use_flash_attention": False, "fused_rms_norm": False, "use_rope_slice": True,
+    "compute_dtype": "float32", "layernorm_compute_type": "float32", "softmax_compute_type": "float32",
+    "rotary_dtype": "float32", "param_init_type": "float32",
+}
+ASCEND_MODEL_OVERRIDES = {
+    "use_flash_attention": True, "use_rope_slice": False,
+    "compute_dtype": "bfloat16", "layernorm_compute_type": "float32", "softmax_compute_type": "float32",
+    "rotary_dtype": "float32", "param_init_type": "float32",
+}
+
+
+def model_config(cfg: TrainConfig, arch: dict, for_training: bool = True) -> dict:
+    """LlamaConfig keys: the architecture file + sequence/batch + device dtypes/workarounds."""
+    out = {"type": "LlamaConfig", **arch}
+    out.update(CPU_MODEL_OVERRIDES if cfg.is_cpu else ASCEND_MODEL_OVERRIDES)
+    out.update({"seq_length": cfg.train.seq_length, "batch_size": 1, "use_past": False,
+                "checkpoint_name_or_path": "", "do_sample": False, "repetition_penalty": 1.0})
+    if for_training:
+        out["pet_config"] = pet_config(cfg)
+    return out
+
+
+def pet_config(cfg: TrainConfig) -> dict:
+    return {"pet_type": "lora", "lora_rank": cfg.lora.rank, "lora_alpha": cfg.lora.alpha,
+            "lora_dropout": cfg.lora.dropout, "target_modules": cfg.lora.target_modules}
+
+
+def checkpoint_prefix(cfg: TrainConfig) -> str:
+    return f"{cfg.model.name}_lora"
+
+
+def build_yaml(cfg: TrainConfig, arch: dict, run_dir: Path, records_path: str, total_steps: int = -1) -> dict:
+    """The full MindFormers config as a plain dict. `total_steps` -1 lets MindFormers derive it."""
+    run_dir = Path(run_dir).resolve()
+    dp, mp, pp = cfg.parallel_ways()
+    cpu = cfg.is_cpu
+    steps_per_save = cfg.train.save_steps or 0
+    dataset = {
+        "data_loader": {"type": "MindDataset", "dataset_dir": str(records_path), "shuffle": True},
+        "input_columns": ["input_ids", "labels"],
+        "num_parallel_workers": 1 if cpu else 8,
+        "python_multiprocessing": False,
+        "drop_remainder": True,
+        "batch_size": cfg.train.batch_size // dp,
+        "repeat": 1,
+        "numa_enable": False,
+        "prefetch_size": 1,
+        "seed": cfg.run.seed,
+    }
+    doc = {
+        "seed": cfg.run.seed,
+        "output_dir": str(run_dir / "mindformers"),
+        "run_mode": "finetune",
+        "load_checkpoint": cfg.model.checkpoint or "",
+        "src_strategy_path_or_dir": "",
+        "auto_trans_ckpt": bool(not cpu and cfg.run.devices > 1 and cfg.model.checkpoint),
+        "only_save_strategy": False,
+        "resume_training": False,
+        "use_parallel": bool(not cpu and cfg.run.devices > 1),
+        "trainer": {"type": "CausalLanguageModelingTrainer", "model_name": cfg.model.name},
+        "runner_config": {
+            "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size // dp, "sink_mode": not cpu,
+            "sink_size": 1, "gradient_accumulation_steps": 1,
+        },
+        "runner_wrapper": {
+            "type": "MFTrainOneStepCell",
+            "scale_sense": {"type": "DynamicLossScaleUpdateCell", "loss_scale_value": 65536,
+                            "scale_factor": 2, "scale_window": 1000} if not cpu else 1.0,
+            "use_clip_grad": True,
+        },
+        "optimizer": {
+            "type": cfg.optimizer.type, "betas": [cfg.optimizer.beta1, cfg.optimizer.beta2],
+            "eps": cfg.optimizer.eps, "weight_decay": cfg.optimizer.weight_decay,
+        },
+        "lr_schedule": {
+            "type": cfg.lr.type, "learning_rate": cfg.lr.learning_rate, "lr_end": cfg.lr.lr_end,
+            "warmup_ratio": cfg.lr.warmup_ratio, "total_steps": total_steps,
+        },
+        "train_dataset": dataset,
+        "train_dataset_task": {"type": "CausalLanguageModelDataset", "dataset_config": dataset},
+        "context": {
+            "mode": 0 if cfg.run.mode == "graph" else 1,
+            "device_target": "CPU" if cpu else "Ascend",
+            "max_call_depth": 10000,
+            "save_graphs": False,
+            "device_id": 0,
+            **({} if cpu else {"max_device_memory": "58GB", "jit_config": {"jit_level": "O1"},
+                               "memory_optimize_level": "O0"}),
+        },
+        "parallel": {
+            "parallel_mode": 0 if cpu else 1,  # 1 = semi-auto parallel
+            "gradients_mean": False,
+            "enable_alltoall": False,
+            "full_batch": True,
+            "search_mode": "sharding_propagation",
+            "enable_parallel_optimizer": bool(not cpu and dp > 1),
+            "strategy_ckpt_config": {"save_file": str(run_dir / "mindformers" / "strategy" / "ckpt_strategy.ckpt"),
+                                     "only_trainable_params": False},
+            "parallel_optimizer_config": {"gradient_accumulation_shard": False, "parallel_optimizer_threshold": 64},
+        },
+        "parallel_config": {
+            "data_parallel": dp, "model_parallel": mp, "pipeline_stage": pp, "use_seq_parallel": False,
+            "micro_batch_num": cfg.parallel.micro_batch_num, "vocab_emb_dp": True,
+            "gradient_aggregation_group": 4,
+        },
+        "micro_batch_interleave_num": 1,
+        "recompute_config": {
+            "recompute": bool(not cpu and cfg.parallel.recompute), "select_recompute": False,
+            "parallel_optimizer_comm_recompute": False, "mp_comm_recompute": True,
+            "recompute_slice_activation": True,
+        },
+        "callbacks": [
+            {"type": "MFLossMonitor"},
+            {"type": "CheckpointMonitor", "prefix": checkpoint_prefix(cfg),
+             "directory": str(run_dir / "checkpoints"),
+             "save_checkpoint_steps": steps_per_save or 1000, "keep_checkpoint_max": cfg.train.keep_checkpoints or 1000,
+             "integrated_save": False, "async_save": False, "save_trainable_params": True},
+        ],
+        "model": {"model_config": model_config(cfg, arch), "arch": {"type": "LlamaForCausalLM"}},
+        "processor": {
+            "return_tensors": "ms",
+            "tokenizer": ({"type": "LlamaTokenizer", "vocab_file": cfg.tokenizer.path}
+                          if cfg.tokenizer.type == "LlamaTokenizer"
+                          else {"type": "LlamaTokenizerFast", "tokenizer_file": cfg.tokenizer.path}),
+            "type": "LlamaProcessor",
+        },
+        "profile": False,
+        "layer_scale": False,
+        "layer_decay": 0.65,
+        "lr_scale": False,
+    }
+    return doc
+
+
+def dump_yaml(doc: dict) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)

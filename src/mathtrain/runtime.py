@@ -1,0 +1,27 @@
+"""Process-wide MindSpore/MindFormers setup, kept in one place.
+
+MindFormers writes logs and an adapter_config.json under `$LOCAL_DEFAULT_PATH` (default `./output`, i.e. the
+caller's working directory); `use_output_dir` points it into the run directory instead. It must run before
+mindformers is first imported to move the log files too.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def use_output_dir(path: Path | str) -> None:
+    path = Path(path).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["LOCAL_DEFAULT_PATH"] = str(path)
+    os.environ.setdefault("GLOG_v", "3")  # MindSpore's C++ warnings off
+    os.environ.setdefault("MS_SUBMODULE_LOG_v", "{ME:3}")
+
+
+def set_context(device: str, mode: str = "graph", seed: int | None = None) -> None:
+    import mindspore as ms
+
+    ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
+    ms.set_device("CPU" if device == "cpu" else "Ascend")
+    if seed is not None:
+        ms.set_seed(seed)
