@@ -1,0 +1,10 @@
+"""Renderers for the audit stats dict (`mathdata.audit.audit`).
+
+Every renderer only formats what the stats already hold; nothing is counted here.
+"""
+from __future__ import annotations
+
+from .html import render_html
+from .terminal import render_terminal
+
+__all__ = ["render_html", "render_terminal"]
