@@ -35,15 +35,9 @@ def compile_fill(pattern: str) -> Callable[[dict], str]:
     """'{a} + {b} = {answer}' -> a function filling it from a dict (no str.format, so braces in
     LaTeX wording are safe)."""
     parts = _SLOT.split(pattern)
-    literals, names = parts[0::2], parts[1::2]
-
-    def fill(values: dict) -> str:
-        out = [literals[0]]
-        for name, lit in zip(names, literals[1:]):
-            out.append(values[name])
-            out.append(lit)
-        return "".join(out)
-    return fill
+    fmt = "".join(part.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else "{" + part + "}"
+                  for i, part in enumerate(parts))
+    return fmt.format_map
 
 
 @dataclass(frozen=True)
@@ -128,9 +122,9 @@ class TemplateGenerator:
             return None
         return texts, env, answer
 
-    def record(self, texts: dict, env: dict, answer) -> tuple[str, str]:
+    def record(self, texts: dict, env: dict, answer, problem: str | None = None) -> tuple[str, str]:
         st = self.settings
-        problem = self._fill_problem(texts)
+        problem = problem if problem is not None else self._fill_problem(texts)
         if st.style == "plain":
             texts = dict(texts)
             texts["answer"] = format_answer(answer, self.template.answer_format, st.round_to)
@@ -142,7 +136,9 @@ class TemplateGenerator:
         """`count` (problem, solution) pairs with distinct normalised problems, none in `exclude`.
         When the value space runs out (`max_misses` draws in a row give nothing new), raise if
         `strict`, else return what was found."""
-        exclude = exclude if exclude is not None else set()
+        # Within one template the filled text determines its normalised text one-to-one (the wording
+        # is fixed and slot texts hold no spaces or full-width forms), so `seen` holds raw problems and
+        # normalisation is only needed against an outside `exclude` set.
         seen: set[str] = set()
         out: list[tuple[str, str]] = []
         misses = 0
@@ -152,12 +148,11 @@ class TemplateGenerator:
                 misses += 1
             else:
                 problem = self._fill_problem(got[0])
-                norm = normalize_text(problem)
-                if norm in seen or norm in exclude:
+                if problem in seen or (exclude and normalize_text(problem) in exclude):
                     misses += 1
                 else:
-                    seen.add(norm)
-                    out.append(self.record(*got))
+                    seen.add(problem)
+                    out.append(self.record(*got, problem=problem))
                     misses = 0
                     continue
             if misses >= max_misses:

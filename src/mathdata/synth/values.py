@@ -68,17 +68,20 @@ def _int_bounds(s: Slot, scale: int) -> tuple[int, int]:
 
 
 def _magnitude_drawer(rng: Random, lo: int, hi: int, factor: int, extrapolate: bool) -> Callable[[], int]:
-    """An integer in [lo, hi], or for extrapolate one of magnitude in (M, factor*M] (M = max |bound|),
+    """(int(random() * span) rather than randint: 5x faster, bias below 1e-9 for these spans.)
+    An integer in [lo, hi], or for extrapolate one of magnitude in (M, factor*M] (M = max |bound|),
     negative only if the train range allows negatives."""
-    randint = rng.randint
+    random = rng.random
     if not extrapolate:
-        return lambda: randint(lo, hi)
+        span = hi - lo + 1
+        return lambda: lo + int(random() * span)
     top = max(abs(lo), abs(hi), 1)
     negative = lo < 0
+    span = top * factor - top
 
     def draw() -> int:
-        m = randint(top + 1, top * factor)
-        return -m if negative and randint(0, 1) else m
+        m = top + 1 + int(random() * span)
+        return -m if negative and random() < 0.5 else m
     return draw
 
 
@@ -114,10 +117,10 @@ def slot_drawer(slot: Slot, rng: Random, extrapolate: bool = False) -> Callable[
     if slot.kind == "list":
         lo, hi = _int_bounds(slot, 1)
         draw = _magnitude_drawer(rng, lo, hi, 2, extrapolate)
-        randint, len_min, len_max = rng.randint, slot.len_min, slot.len_max
+        random, len_min, len_span = rng.random, slot.len_min, slot.len_max - slot.len_min + 1
 
         def list_slot():
-            xs = [draw() for _ in range(randint(len_min, len_max))]
+            xs = [draw() for _ in range(len_min + int(random() * len_span))]
             return "[" + ", ".join(map(str, xs)) + "]", [Decimal(x) for x in xs]
         return list_slot
     raise MathDataError(f"slot {slot.name!r}: kind {slot.kind!r} cannot be generated", "use decimal, int or list")
