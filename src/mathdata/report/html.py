@@ -52,6 +52,12 @@ def _basename(path) -> str:
     return str(path or "?").replace("\\", "/").rsplit("/", 1)[-1]
 
 
+def _short_sources(stats: dict):
+    """Show a record's file by its name, or by its full path when two inputs share that name."""
+    names = [_basename(i.get("path")) for i in stats.get("inputs", [])]
+    return lambda source: _basename(source) if names.count(_basename(source)) <= 1 else str(source or "?")
+
+
 def _f(x: float) -> str:
     return f"{x:.2f}"
 
@@ -282,6 +288,7 @@ def _clusters(stats: dict) -> str:
 def _examples(stats: dict) -> str:
     out = []
     reasons = stats.get("reasons", {})
+    short = _short_sources(stats)
     for status in ("wrong", "implausible"):
         rows = stats.get("examples", {}).get(status, [])
         total = stats.get("status", {}).get(status, len(rows))
@@ -291,7 +298,7 @@ def _examples(stats: dict) -> str:
         out.append(_table(
             [("where", "txt where"), ("category", "txt"), ("problem", "txt problem"), ("solution", "txt problem"),
              ("reason", "txt")],
-            [[f'<span title="{e(r.get("source"))}">{e(_basename(r.get("source")))}:{e(r.get("line"))}</span>',
+            [[f'<span title="{e(r.get("source"))}">{e(short(r.get("source")))}:{e(r.get("line"))}</span>',
               e(r.get("category")), e(r.get("problem")),
               e(r.get("solution")), f'<span class="pill st-{status}">{e(r.get("reason"))}</span>'] for r in rows],
             "examples", f"No {STATUS_LABEL[status]} records."))

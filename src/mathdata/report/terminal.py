@@ -27,6 +27,16 @@ def _with_pct(part, whole) -> str:
     return f"{_n(part)} ({_pct(part, whole)})"
 
 
+def _short_sources(stats: dict):
+    """Show a record's file by its name, or by its full path when two inputs share that name."""
+    names = [str(i.get("path", "")).replace("\\", "/").rsplit("/", 1)[-1] for i in stats.get("inputs", [])]
+
+    def short(source) -> str:
+        name = str(source or "?").replace("\\", "/").rsplit("/", 1)[-1]
+        return name if names.count(name) <= 1 else str(source)
+    return short
+
+
 def _nonzero(value: int, style: str) -> Text:
     return Text(_n(value), style=style if value else "dim")
 
@@ -133,6 +143,7 @@ def _clusters(stats: dict) -> list:
 def _examples(stats: dict) -> list:
     out = []
     reasons = stats.get("reasons", {})
+    short = _short_sources(stats)
     for status in ("wrong", "implausible"):
         rows = stats.get("examples", {}).get(status, [])
         if not rows:
@@ -147,7 +158,7 @@ def _examples(stats: dict) -> list:
         t.add_column("Solution", overflow="fold", ratio=2)
         t.add_column("Reason", style=STATUS_STYLE[status], no_wrap=True)
         for r in rows:
-            t.add_row(f"{r.get('source', '?')}:{r.get('line', '?')}", r.get("category", ""),
+            t.add_row(f"{short(r.get('source'))}:{r.get('line', '?')}", r.get("category", ""),
                       r.get("problem", ""), r.get("solution", ""), r.get("reason", ""))
         out.append(t)
     return out
