@@ -114,12 +114,13 @@ def _records(path: Path, text: str) -> Iterator[tuple[int, object]]:
             yield i, _Bad(f"malformed JSON: {err.msg}")
 
 
-def _fast_jsonl(path: Path, text: str, pf: str, sf: str) -> pl.DataFrame | None:
+def _fast_jsonl(path: Path, data: bytes, text: str, pf: str, sf: str) -> pl.DataFrame | None:
     """polars' reader for clean JSON Lines (no blank lines); None means 'use the careful path'."""
     if pf == "conversations" or pf == "instruction" or "\n\n" in text or "\r" in text or text.lstrip()[:1] == "[":
         return None
     try:
-        df = pl.read_ndjson(io.BytesIO(text.encode("utf-8")), infer_schema_length=None)
+        df = pl.read_ndjson(io.BytesIO(data[3:] if data.startswith(b"\xef\xbb\xbf") else data),
+                            infer_schema_length=None)
     except Exception:
         return None
     if pf not in df.columns or sf not in df.columns:
@@ -152,7 +153,7 @@ def read_records(paths: list[Path | str], problem_field: str | None = None, solu
         first = next(((n, o) for n, o in (parsed or _records(path, text)) if isinstance(o, dict)), None)
         pf, sf = _pick_fields(first[1] if first else {}, problem_field, solution_field)
         result.fields[str(path)] = f"{pf}/{sf}"
-        fast = _fast_jsonl(path, text, pf, sf)
+        fast = _fast_jsonl(path, data, text, pf, sf)
         if fast is not None:
             frames.append(fast.select(list(SCHEMA)))
             continue

@@ -19,6 +19,8 @@ NUM = r"-?\d+(?:\.\d+)?"
 ANSWER = r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?:/\d+)?"
 LIST = r"\[\s*" + NUM + r"(?:\s*,\s*" + NUM + r")*\s*\]"
 SLOT_KINDS = {"decimal": NUM, "int": NUM, "list": LIST}  # classification accepts any number in a slot
+MASK = "#"  # what every NUM becomes in a number-masked text (classify.py matches families first)
+MASKED_KINDS = {"decimal": MASK, "int": MASK, "list": r"\[\s*#(?:\s*,\s*#)*\s*\]"}
 ANSWER_FORMATS = {"decimal", "decimal28", "float", "int", "fraction"}
 _SLOT_RE = re.compile(r"\{(\w+)\}")
 _META = set(".^$*+?()[]{}|\\")
@@ -62,19 +64,24 @@ class Template:
     implausible: tuple[Implausible, ...]
     problem_regex: str          # anchored, over normalised text; Python- and polars-compatible
     solution_regex: str
+    family_regex: str           # the same over number-masked text (every number -> '#')
     evaluate: Callable = field(repr=False, compare=False)
+    problem_pattern: re.Pattern = field(repr=False, compare=False, default=None)
+    solution_pattern: re.Pattern = field(repr=False, compare=False, default=None)
+
+    def __post_init__(self):
+        object.__setattr__(self, "problem_pattern", re.compile(self.problem_regex))
+        object.__setattr__(self, "solution_pattern", re.compile(self.solution_regex))
 
     @property
     def slot_names(self) -> list[str]:
         return [s.name for s in self.slots]
 
-    @lru_cache(maxsize=None)
     def problem_re(self) -> re.Pattern:
-        return re.compile(self.problem_regex)
+        return self.problem_pattern
 
-    @lru_cache(maxsize=None)
     def solution_re(self) -> re.Pattern:
-        return re.compile(self.solution_regex)
+        return self.solution_pattern
 
 
 @dataclass(frozen=True)
@@ -107,18 +114,20 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise MathDataError(f"{path}: bad TOML: {err}", "fix the syntax at that line") from None
 
 
-def _pattern_to_regex(text: str, group: Callable[[str], str], where: str) -> str:
+def _pattern_to_regex(text: str, group: Callable[[str], str], where: str, masked: bool = False) -> str:
     text = normalize_text(text)
+    # In the masked form, digits in the literal wording are masked too, exactly as in the data.
+    literal = (lambda t: _escape(re.sub(NUM, MASK, t))) if masked else _escape
     parts, pos, seen = ["^"], 0, set()
     for m in _SLOT_RE.finditer(text):
-        parts.append(_escape(text[pos:m.start()]))
+        parts.append(literal(text[pos:m.start()]))
         name = m.group(1)
         if name in seen:
             raise MathDataError(f"{where}: slot {{{name}}} appears twice", "use each slot once per wording")
         seen.add(name)
-        parts.append(f"(?P<{name}>{group(name)})")
+        parts.append(group(name) if masked else f"(?P<{name}>{group(name)})")
         pos = m.end()
-    parts.append(_escape(text[pos:]) + "$")
+    parts.append(literal(text[pos:]) + "$")
     return "".join(parts)
 
 
@@ -159,6 +168,7 @@ def _template(block: dict, index: int, path: Path) -> Template:
                             "declare every {slot} of the wording under slots")
     names = set(kinds)
     problem_regex = _pattern_to_regex(block["problem"], lambda n: SLOT_KINDS[kinds[n]], where)
+    family_regex = _pattern_to_regex(block["problem"], lambda n: MASKED_KINDS[kinds[n]], where, masked=True)
     solution_regex = _pattern_to_regex(
         block["solution"], lambda n: ANSWER if n == "answer" else SLOT_KINDS[kinds.get(n, "decimal")], where)
     implausible = tuple(
@@ -169,6 +179,7 @@ def _template(block: dict, index: int, path: Path) -> Template:
         name=block["name"], category=block["category"], problem=block["problem"], solution=block["solution"],
         answer=block["answer"], answer_format=block["answer_format"], steps=block.get("steps", "plain"),
         slots=slots, implausible=implausible, problem_regex=problem_regex, solution_regex=solution_regex,
+        family_regex=family_regex,
         evaluate=compile_formula(block["answer"], names, f"{where} answer"),
     )
 
