@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import subprocess
+import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -46,3 +50,53 @@ def write_build_dir(path: Path, n: int = 64, seed: int = 0, conversations: bool 
     manifest = {"prompt": PROMPT, "seed": seed, "outputs": outputs}
     (path / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return path
+
+
+# ---------------------------------------------------------------- running the CLI / a shared trained run
+PY = sys.executable
+SHARED_STEPS = 64  # 128 samples / batch 8 = 16 steps per epoch x 4 epochs; checkpoints every 8 steps
+
+
+def cli_args(*args: str) -> list[str]:
+    return [PY, "-c", "from mathtrain.cli import main; main()", *args]
+
+
+def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(cli_args(*args), capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def session_root(tmp_path_factory) -> Path:
+    """A folder shared by all pytest-xdist workers of this session (the basetemp's parent under xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def shared_run(tmp_path_factory) -> tuple[Path, Path, dict]:
+    """(build_dir, run_dir, result) of one tiny CPU training run shared by the train/merge/resume tests.
+    The first caller trains; concurrent xdist workers wait for its DONE marker."""
+    root = session_root(tmp_path_factory) / "mathtrain-shared"
+    build, run, done = root / "build", root / "run", root / "DONE"
+    try:
+        root.mkdir(parents=True)
+        owner = True
+    except FileExistsError:
+        owner = False
+    if owner:
+        write_build_dir(build, n=128)
+        proc = run_cli("run", "--config", str(TINY_TOML), "--data", str(build), "--out", str(run),
+                       "--json", str(root / "result.json"))
+        (root / "stdout.txt").write_text(proc.stdout + "\n" + proc.stderr, encoding="utf-8")
+        done.write_text(str(proc.returncode), encoding="utf-8")
+    deadline = time.time() + 900
+    while not done.exists():
+        if time.time() > deadline:
+            raise TimeoutError("shared training run did not finish")
+        time.sleep(0.5)
+    if done.read_text() != "0":
+        raise AssertionError("shared training run failed:\n" + (root / "stdout.txt").read_text()[-3000:])
+    return build, run, json.loads((root / "result.json").read_text(encoding="utf-8"))
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines() if line.strip()]

@@ -1,1 +1,174 @@
-"""`mathtrain run` and `mathtrain merge` (owned by the training work)."""
+"""`mathtrain run` and `mathtrain merge`: thin commands over mathtrain.train / launch / merge."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .cli import app
+
+JSON_HELP = "Also write the result as JSON to FILE ('-' for stdout, which silences the summary)."
+QUIET_HELP = "Print nothing but errors (use with --json)."
+
+
+def _emit_json(json_out: Optional[str], obj: dict) -> None:
+    if json_out is None:
+        return
+    text = json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
+    if json_out == "-":
+        sys.stdout.write(text)
+    else:
+        from .records import write_json_atomic
+
+        write_json_atomic(Path(json_out), obj)
+
+
+class TrainProgress:
+    """rich display of training events: step, loss, lr, tokens/s, ETA."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss [cyan]{task.fields[loss]}"), TextColumn("lr {task.fields[lr]}"),
+            TextColumn("{task.fields[tps]} tok/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=console, transient=False)
+        self.task = None
+
+    def __call__(self, kind: str, info: dict) -> None:
+        if kind == "start":
+            rec, params = info["records"], info["params"]
+            self.console.print(f"data: {rec['samples']:,} samples, {rec['truncated']:,} truncated to "
+                               f"{rec['seq_length'] + 1} tokens, {rec['dropped']:,} dropped (no answer token left); "
+                               f"MindRecord {'reused' if rec['reused'] else 'written'}: {rec['path']}")
+            self.console.print(f"params: {params.describe()}")
+            if info["start_step"]:
+                self.console.print(f"resuming from step {info['start_step']} of {info['total_steps']}")
+            self.progress.start()
+            self.task = self.progress.add_task("train", total=info["total_steps"], completed=info["start_step"],
+                                               loss="-", lr="-", tps="-")
+        elif kind == "step":
+            self.progress.update(self.task, completed=info["step"], loss=f"{info['loss']:.4f}",
+                                 lr=f"{info['lr']:.2e}", tps=f"{info['tokens_per_s']:,.0f}")
+        elif kind == "checkpoint":
+            self.progress.console.print(f"checkpoint step {info['step']}: {Path(info['path']).name}")
+        elif kind == "done":
+            self.progress.stop()
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def render_summary(console: Console, result) -> None:
+    table = Table(title="mathtrain run")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    rows = [
+        ("steps", f"{result.start_step} -> {result.steps} of {result.total_steps}"),
+        ("loss (first -> last)", f"{result.first_loss:.4f} -> {result.last_loss:.4f}"),
+        ("tokens/s (steady)", f"{result.tokens_per_s:,.0f}"),
+        ("time", f"{result.elapsed_s:.1f} s"),
+        ("trainable / total params", f"{result.trainable_params:,} / {result.total_params:,}"),
+        ("ratio", f"{result.ratio:.6%}"),
+        ("checkpoints written", str(len(result.checkpoints))),
+        ("run dir", result.run_dir),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)
+
+
+@app.command()
+def run(
+    config: Path = typer.Option(..., "--config", "-c", help="mathtrain TOML (e.g. fixtures/tiny/train.toml)."),
+    data: Path = typer.Option(..., "--data", "-d", help="BUILD_DIR written by `mathdata build`."),
+    out: Path = typer.Option(..., "--out", "-o", help="RUN_DIR for checkpoints, logs and metrics."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1,
+                                            help="Stop after N steps (overrides [train].max_steps; CPU only)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue RUN_DIR from its newest checkpoint."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the MindFormers YAML (and the msrun command "
+                                 "on ascend) and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+    json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
+) -> None:
+    """LoRA-fine-tune a Llama model through MindFormers on the output of `mathdata build`."""
+    from dataclasses import asdict
+
+    from mathdata.errors import MathDataError
+
+    from .config import check_files, load_config, load_model_config
+    from .records import read_manifest
+
+    cfg = load_config(config)
+    console = Console(quiet=quiet or json_out == "-", highlight=False, stderr=False)
+    if dry_run:
+        import os
+        import tempfile
+
+        from .launch import msrun_command
+        from .mindformers_yaml import build_yaml, dump_yaml
+        from .records import RECORD_FILE
+
+        check_files(cfg, dry_run=True)
+        read_manifest(data)
+        with tempfile.TemporaryDirectory(prefix="mathtrain-dry-") as scratch:  # MindFormers' import-time logs
+            os.environ.setdefault("LOCAL_DEFAULT_PATH", scratch)
+            arch = load_model_config(cfg)
+        doc = build_yaml(cfg, arch, out, str(Path(out).resolve() / "data" / RECORD_FILE))
+        sys.stdout.write(dump_yaml(doc))
+        if not cfg.is_cpu:
+            cmd = msrun_command(cfg, out, Path(out) / "mindformers.yaml")
+            sys.stdout.write("# launch: " + " ".join(cmd) + "\n")
+        return
+    if not cfg.is_cpu:
+        from .launch import launch, prepare_ascend
+
+        if max_steps is not None:
+            raise MathDataError("--max-steps is CPU-only", "on ascend, set [train].epochs instead")
+        yaml_path, cmd = prepare_ascend(cfg, data, out, resume=resume)
+        console.print(f"wrote {yaml_path}\nlaunching: {' '.join(cmd)}")
+        code = launch(cmd)
+        if code:
+            raise MathDataError(f"msrun exited with status {code}", f"read {Path(out) / 'msrun_log'}", exit_code=code)
+        return
+
+    from .train import train
+
+    progress = TrainProgress(console) if not (quiet or json_out == "-") else None
+    try:
+        result = train(cfg, data, out, max_steps=max_steps, resume=resume, on_event=progress)
+    finally:
+        if progress is not None:
+            progress.stop()
+    render_summary(console, result)
+    _emit_json(json_out, asdict(result))
+
+
+@app.command()
+def merge(
+    run_dir: Path = typer.Option(..., "--run", "-r", help="RUN_DIR of a `mathtrain run`."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="One LoRA checkpoint to merge "
+                                              "(default: the newest)."),
+    keep_merged: int = typer.Option(0, "--keep-merged", min=0, help="Merge N checkpoints spaced evenly over "
+                                    "the run (the contest asked for 5); others under RUN_DIR/merged are removed."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+    json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
+) -> None:
+    """Write full checkpoints with LoRA folded in: W + B@A * alpha/rank, loadable by a plain LlamaForCausalLM."""
+    from .infer import read_run
+    from .merge import merge_run, merged_step
+    from .runtime import use_output_dir
+
+    info = read_run(run_dir)
+    use_output_dir(info.run_dir / "mindformers")
+    paths = merge_run(run_dir, checkpoint=checkpoint, keep_merged=keep_merged)
+    console = Console(quiet=quiet or json_out == "-", highlight=False)
+    for path in paths:
+        console.print(f"merged step {merged_step(path)}: {path}")
+    _emit_json(json_out, {"merged": [{"step": merged_step(p), "path": str(p)} for p in paths]})

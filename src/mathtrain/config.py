@@ -219,9 +219,11 @@ def _check_cross(cfg: TrainConfig) -> None:
         raise MathDataError(f"{src}: [tokenizer].path is missing", "point it at tokenizer.model / tokenizer.json")
 
 
-def check_files(cfg: TrainConfig) -> None:
-    """Files named by the config must exist (checked before any expensive work)."""
-    for section, key in (("model", "config"), ("model", "checkpoint"), ("tokenizer", "path")):
+def check_files(cfg: TrainConfig, dry_run: bool = False) -> None:
+    """Files named by the config must exist (checked before any expensive work). A dry run needs only the
+    model config: the YAML can be printed on a machine that does not hold the weights."""
+    keys = (("model", "config"),) if dry_run else (("model", "config"), ("model", "checkpoint"), ("tokenizer", "path"))
+    for section, key in keys:
         value = getattr(getattr(cfg, section), key)
         if value and not Path(value).is_file():
             raise MathDataError(f"{cfg.source}: [{section}].{key} = {value}: no such file",

@@ -10,6 +10,7 @@ MindFormers' `Trainer` under `msrun`. Device-specific settings live only here:
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import yaml
@@ -96,7 +97,7 @@ def build_yaml(cfg: TrainConfig, arch: dict, run_dir: Path, records_path: str, t
             "warmup_ratio": cfg.lr.warmup_ratio, "total_steps": total_steps,
         },
         "train_dataset": dataset,
-        "train_dataset_task": {"type": "CausalLanguageModelDataset", "dataset_config": dataset},
+        "train_dataset_task": {"type": "CausalLanguageModelDataset", "dataset_config": copy.deepcopy(dataset)},
         "context": {
             "mode": 0 if cfg.run.mode == "graph" else 1,
             "device_target": "CPU" if cpu else "Ascend",

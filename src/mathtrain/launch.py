@@ -1,0 +1,73 @@
+"""The Ascend path: the same MindFormers YAML, run by MindFormers' Trainer on N cards through `msrun`.
+
+`prepare_ascend` tokenises to MindRecord on the launching host (same code and cache as the CPU path),
+writes RUN_DIR/mindformers.yaml (bf16, semi-auto parallel with data/model/pipeline ways) and returns the
+`msrun` command; `launch` runs it. `msrun` starts one `ascend_runner.py` worker per card; each worker
+builds MindFormers' context from the YAML and calls `Trainer(config).finetune()`. Nothing here runs on
+the CPU test machine: tests check the YAML and the command.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from mathdata.errors import MathDataError
+
+from .config import TrainConfig
+
+MASTER_PORT = 8118
+
+
+def runner_script() -> Path:
+    return Path(__file__).with_name("ascend_runner.py").resolve()
+
+
+def msrun_command(cfg: TrainConfig, run_dir: Path, yaml_path: Path, master_port: int = MASTER_PORT) -> list[str]:
+    n = cfg.run.devices
+    run_dir = Path(run_dir).resolve()
+    return ["msrun", f"--worker_num={n}", f"--local_worker_num={n}", f"--master_port={master_port}",
+            f"--log_dir={run_dir / 'msrun_log'}", "--join=True", "--cluster_time_out=7200",
+            str(runner_script()), "--config", str(Path(yaml_path).resolve()), "--run-dir", str(run_dir)]
+
+
+def resume_overrides(doc: dict, run_dir: Path) -> dict:
+    """MindFormers' own resume: reload the newest checkpoint under RUN_DIR/checkpoints with its optimizer state."""
+    doc = dict(doc)
+    doc["resume_training"] = True
+    doc["load_checkpoint"] = str(Path(run_dir).resolve() / "checkpoints")
+    return doc
+
+
+def prepare_ascend(cfg: TrainConfig, data_dir: Path, run_dir: Path, resume: bool = False) -> tuple[Path, list[str]]:
+    import os
+
+    from .mindformers_yaml import dump_yaml
+    from .runtime import use_output_dir
+    from .train import prepare
+
+    if cfg.is_cpu:
+        raise MathDataError("prepare_ascend needs device = 'ascend'", "use mathtrain.train.train for cpu")
+    run_dir = Path(run_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    use_output_dir(run_dir / "mindformers")
+    prep = prepare(cfg, Path(data_dir), run_dir)
+    doc = resume_overrides(prep.yaml_doc, run_dir) if resume else prep.yaml_doc
+    yaml_path = run_dir / "mindformers.yaml"
+    tmp = run_dir / ".mindformers.yaml.tmp"
+    tmp.write_text(dump_yaml(doc), encoding="utf-8")
+    os.replace(tmp, yaml_path)
+    return yaml_path, msrun_command(cfg, run_dir, yaml_path)
+
+
+def launch(command: list[str]) -> int:
+    """Run msrun in the foreground; its workers log under RUN_DIR/msrun_log."""
+    try:
+        return subprocess.call(command)
+    except FileNotFoundError:
+        raise MathDataError("`msrun` not found on PATH", "install mindspore on the Ascend host "
+                            "(msrun ships with it) and activate its environment") from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(launch(sys.argv[1:]))
