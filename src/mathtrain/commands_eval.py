@@ -179,3 +179,66 @@ def score_contest_cmd(
     result = contest_lib.contest_result(acc, trainable, total, f1=f1, em=em, base_f1=base_f1, base_em=base_em)
     render_contest(_console(quiet, json_out), result)
     _emit_json(json_out, result.to_dict())
+
+
+# ------------------------------------------------------------------------------------------ eval
+@app.command("eval")
+def eval_cmd(
+    run: Path = typer.Option(..., "--run", help="RUN_DIR of `mathtrain run` (holds run.json and checkpoints)."),
+    out: Path = typer.Option(..., "--out", help="Where predictions and scores are written."),
+    math: Optional[Path] = typer.Option(None, "--math", help="Math eval set: the build's JSONL (id, category, "
+                                                               "problem, solution)."),
+    squad: Optional[Path] = typer.Option(None, "--squad", help="SQuAD v1.1 JSON."),
+    all_questions: bool = typer.Option(False, "--all-questions",
+                                       help="SQuAD: every question, not only the first of each paragraph."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="A LoRA step checkpoint (default: newest)."),
+    merged: bool = typer.Option(False, "--merged", help="Use a merged checkpoint (default: newest in RUN_DIR/merged)."),
+    max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="New tokens per math answer (greedy)."),
+    squad_max_new_tokens: int = typer.Option(20, "--squad-max-new-tokens", help="New tokens per SQuAD answer."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N items of each set."),
+    rel_tol: float = typer.Option(1e-4, "--rel-tol", help="Math: relative tolerance."),
+    abs_tol: Optional[float] = typer.Option(None, "--abs-tol", help="Math: also accept |pred - ref| <= this."),
+    prompt: Optional[str] = typer.Option(None, "--prompt", help="Expected prompt name; refused if the run was "
+                                                                 "trained with another, unless --force-prompt."),
+    force_prompt: bool = typer.Option(False, "--force-prompt", help="Evaluate with --prompt even though the run "
+                                                                     "was trained with another."),
+    rules: Optional[Path] = typer.Option(None, "--rules", help="Rules folder (prompts, category order)."),
+    json_out: Optional[str] = typer.Option(None, "--json", help="Also write eval.json's summary to FILE ('-': stdout)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no tables."),
+) -> None:
+    """Generate greedily with a trained run using its training prompt, save the outputs, and score them."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .evaluate.run_eval import EvalOptions, run_eval
+
+    opts = EvalOptions(math=math, squad=squad, first_question_only=not all_questions, max_new_tokens=max_new_tokens,
+                       squad_max_new_tokens=squad_max_new_tokens, limit=limit, rel_tol=rel_tol, abs_tol=abs_tol,
+                       prompt_name=prompt, force_prompt=force_prompt, rules_dir=rules, checkpoint=checkpoint,
+                       merged=merged)
+    console = _console(quiet, json_out)
+    err_console = Console(stderr=True, quiet=quiet)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=err_console, disable=quiet)
+    tasks: dict[str, int] = {}
+
+    def on_progress(task: str, done: int, total: int) -> None:
+        if task not in tasks:
+            tasks[task] = bar.add_task(f"generating {task}", total=total)
+        bar.update(tasks[task], completed=done)
+
+    with bar:
+        result = run_eval(run, out, opts, on_progress=on_progress,
+                          on_status=lambda text: err_console.print(text) if not quiet else None)
+    console.print(f"prompt {result.prompt.name!r} ({'forced' if result.summary['prompt_forced'] else 'as trained'}), "
+                  f"checkpoint {result.summary['checkpoint']}")
+    for warning in result.summary["warnings"]:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}")
+    if result.math is not None:
+        render_math(console, result.math)
+    if result.squad is not None:
+        render_squad(console, result.squad)
+    if "contest" in result.summary:
+        c = result.summary["contest"]
+        console.print(f"contest score {c['score']:.6f} (trainable {c['trainable']:,} / total {c['total']:,})")
+    console.print(f"outputs in {out}")
+    _emit_json(json_out, result.summary)
