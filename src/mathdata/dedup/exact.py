@@ -11,9 +11,9 @@ def order_columns(df: pl.DataFrame, priority: str | None) -> list[pl.Expr]:
 
 
 def mark_exact(df: pl.DataFrame, priority: str | None = None) -> pl.DataFrame:
-    """Add `exact_group` (dense id per normalised problem) and `exact_dup` (not the kept copy).
-    Expects a `_row` column with the input order."""
-    ranked = df.sort(order_columns(df, priority))
-    ranked = ranked.with_columns(exact_dup=~pl.col("norm").is_first_distinct())
-    return ranked.sort("_row").with_columns(
-        exact_group=pl.col("norm").rank(method="dense").cast(pl.Int64) - 1)
+    """Add `exact_group` (the input row of the group's first record: a stable id per normalised
+    problem) and `exact_dup` (not the kept copy). Expects a `_row` column with the input order."""
+    kept = pl.col("_row").sort_by(order_columns(df, priority)).first().over("norm") if priority \
+        else pl.col("_row").min().over("norm")
+    return df.with_columns(exact_group=pl.col("_row").min().over("norm").cast(pl.Int64), _kept=kept) \
+        .with_columns(exact_dup=pl.col("_row") != pl.col("_kept")).drop("_kept")
