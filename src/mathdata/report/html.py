@@ -354,6 +354,7 @@ box-shadow:0 1px 2px rgba(16,24,40,.06)}
 .card-label{font-weight:600}
 .card-note{color:var(--muted);font-size:12px}
 .chart{display:block;max-width:100%;height:auto;margin:8px 0}
+.chart.donut{margin:8px auto}
 .chart text{font-size:13px;fill:var(--ink)}
 .chart .num,.chart .row-total{font-variant-numeric:tabular-nums}
 .chart .legend-head{fill:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.5px}
