@@ -74,3 +74,25 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     with atomic_path(target) as tmp:
         tmp.write_text("whole")
     assert target.read_text() == "whole"
+
+
+def test_concatenated_pretty_json_objects(tmp_path):
+    """Math23K ships pretty-printed objects one after another, not an array."""
+    objs = [{"id": "1", "original_text": "甲有 3 个，乙有 4 个，一共几个？", "ans": "7"},
+            {"id": "2", "original_text": "5 的 2 倍是多少？", "ans": "10"}]
+    f = write(tmp_path / "math23k.json", "\n".join(json.dumps(o, ensure_ascii=False, indent=2) for o in objs))
+    r = read_records([f])
+    assert r.frame["solution"].to_list() == ["7", "10"]
+    assert r.frame["line"].to_list() == [1, 6]
+
+
+def test_parquet_and_csv(tmp_path):
+    import polars as pl
+    pl.DataFrame({"question": ["1+1=?", "2+2=?"], "answer": ["2", "4"]}).write_parquet(tmp_path / "gsm.parquet")
+    r = read_records([tmp_path / "gsm.parquet"])
+    assert r.fields[str(tmp_path / "gsm.parquet")] == "question/answer" and r.frame["solution"].to_list() == ["2", "4"]
+    write(tmp_path / "d.csv", "problem,solution\n计算 1,1\n,2\n")
+    with pytest.raises(MathDataError, match=r"d.csv:3: empty or missing"):
+        read_records([tmp_path / "d.csv"])
+    r = read_records([tmp_path / "d.csv"], skip_bad=True)
+    assert r.bad_lines == 1 and r.frame["problem"].to_list() == ["计算 1"]

@@ -1,6 +1,7 @@
 """Readers for the data formats people actually have, and atomic writers.
 
-Accepted inputs: JSON Lines or a JSON array (UTF-8, with or without BOM) of objects that carry a
+Accepted inputs: JSON Lines, a JSON array or pretty-printed JSON objects one after another (UTF-8,
+with or without BOM), Parquet, CSV/TSV -- of records that carry a
 problem and a solution field (names settable; common pairs are recognised), alpaca records
 (`instruction` [+ `input`] / `output`), and MindFormers' `{"id", "conversations": [...]}` records.
 Every record keeps its file and 1-based line (JSONL) or item number (JSON array) so errors and
@@ -105,6 +106,10 @@ def _records(path: Path, text: str) -> Iterator[tuple[int, object]]:
         for i, item in enumerate(items, 1):
             yield i, item
         return
+    first = next((ln for ln in text.split("\n", 50) if ln.strip()), "")
+    if first.strip().startswith("{") and not _parses(first):
+        yield from _json_stream(path, text)  # pretty-printed objects one after another (Math23K style)
+        return
     for i, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
@@ -112,6 +117,55 @@ def _records(path: Path, text: str) -> Iterator[tuple[int, object]]:
             yield i, json.loads(line)
         except json.JSONDecodeError as err:
             yield i, _Bad(f"malformed JSON: {err.msg}")
+
+
+def _parses(line: str) -> bool:
+    try:
+        json.loads(line)
+        return True
+    except json.JSONDecodeError:
+        return False
+
+
+def _json_stream(path: Path, text: str) -> Iterator[tuple[int, object]]:
+    decoder, pos, line = json.JSONDecoder(), 0, 1
+    while True:
+        start = pos
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        line += text.count("\n", start, pos)
+        if pos >= len(text):
+            return
+        try:
+            obj, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as err:
+            raise MathDataError(f"{path}:{text.count(chr(10), 0, err.pos) + 1}: malformed JSON: {err.msg}",
+                                "fix the JSON, or convert the file to JSON Lines") from None
+        yield line, obj
+        line += text.count("\n", pos, end)
+        pos = end
+
+
+def _read_table(path: Path, problem_field, solution_field) -> tuple[pl.DataFrame, str, str]:
+    """Parquet (e.g. Hugging Face data sets) and CSV/TSV; `line` is the row number (CSV: file line)."""
+    try:
+        if path.suffix == ".parquet":
+            df, offset = pl.read_parquet(path), 1
+        else:
+            df, offset = pl.read_csv(path, separator="\t" if path.suffix == ".tsv" else ",",
+                                     infer_schema=False), 2
+    except Exception as err:  # polars' own messages name the problem well enough
+        raise MathDataError(f"{path}: cannot read as {path.suffix[1:]}: {str(err).splitlines()[0]}",
+                            "check the file format") from None
+    if df.height == 0:
+        raise MathDataError(f"{path}: file is empty", "point at a file with records")
+    pf, sf = _pick_fields(dict.fromkeys(df.columns), problem_field, solution_field)
+    for f in (pf, sf):
+        if f not in df.columns:
+            raise MathDataError(f"{path}: no column {f!r} (columns: {', '.join(df.columns[:8])})",
+                                "name the columns with --problem-field/--solution-field")
+    df = df.select(problem=pl.col(pf).cast(pl.String), solution=pl.col(sf).cast(pl.String))
+    return df.with_row_index("line", offset=offset).with_columns(pl.col("line").cast(pl.Int64)), pf, sf
 
 
 def _fast_jsonl(path: Path, data: bytes, text: str, pf: str, sf: str) -> pl.DataFrame | None:
@@ -147,6 +201,19 @@ def read_records(paths: list[Path | str], problem_field: str | None = None, solu
             raise MathDataError(f"{path}: no such file", "check the path") from None
         except IsADirectoryError:
             raise MathDataError(f"{path}: is a directory", "pass the data file itself") from None
+        if path.suffix in (".parquet", ".csv", ".tsv"):
+            table, pf, sf = _read_table(path, problem_field, solution_field)
+            result.fields[str(path)] = f"{pf}/{sf}"
+            bad = table.filter(pl.col("problem").is_null() | (pl.col("problem").str.strip_chars() == "")
+                               | pl.col("solution").is_null())
+            if bad.height and not skip_bad:
+                raise MathDataError(f"{path}:{bad['line'][0]}: empty or missing {pf!r}/{sf!r}",
+                                    "fix or remove that record, or pass --skip-bad to skip bad records")
+            result.bad_lines += bad.height
+            result.bad_examples += [f"{path}:{n}: empty or missing {pf!r}/{sf!r}" for n in bad["line"].head(20)]
+            frames.append(table.join(bad.select("line"), on="line", how="anti")
+                          .with_columns(source=pl.lit(str(path))).select(list(SCHEMA)))
+            continue
         text = _decode(path, data)
         # A JSON array is parsed once; JSON Lines are streamed (and usually read by polars instead).
         parsed = list(_records(path, text)) if text.lstrip()[:1] == "[" else None
