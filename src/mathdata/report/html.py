@@ -103,7 +103,7 @@ def _donut(stats: dict, colours: dict) -> str:
                  f"L{_f(cx + ri * math.cos(a1))},{_f(cy + ri * math.sin(a1))} "
                  f"A{ri},{ri} 0 {large} 0 {_f(cx + ri * math.cos(a0))},{_f(cy + ri * math.sin(a0))} Z")
             parts.append(f'<path class="slice" d="{p}" fill="{colour}" stroke="#fff" stroke-width="1.5">{tip}</path>')
-        if frac >= 0.045:
+        if frac >= 0.04:  # a 4% arc is wide enough for "4.5%"
             mid = angle + math.pi * frac
             rm = (ro + ri) / 2
             labels.append(f'<text class="slice-label" x="{_f(cx + rm * math.cos(mid))}" '
