@@ -222,15 +222,19 @@ def eval_cmd(
     tasks: dict[str, int] = {}
 
     def on_progress(task: str, done: int, total: int) -> None:
+        if not tasks:
+            bar.start()  # only once generation starts: input errors come before any bar
         if task not in tasks:
             tasks[task] = bar.add_task(f"generating {task}", total=total)
         bar.update(tasks[task], completed=done)
 
-    with bar:
-        result = run_eval(run, out, opts, on_progress=on_progress,
-                          on_status=lambda text: err_console.print(text) if not quiet else None)
-    console.print(f"prompt {result.prompt.name!r} ({'forced' if result.summary['prompt_forced'] else 'as trained'}), "
-                  f"checkpoint {result.summary['checkpoint']}")
+    try:
+        result = run_eval(run, out, opts, on_progress=on_progress, on_status=err_console.print)
+    finally:
+        if tasks:
+            bar.stop()
+    console.print(f"prompt {result.prompt.name!r} ({'forced' if result.summary['prompt_forced'] else 'as trained'})")
+    console.print(f"checkpoint {result.summary['checkpoint']}", soft_wrap=True)
     for warning in result.summary["warnings"]:
         err_console.print(f"[yellow]warning:[/yellow] {warning}")
     if result.math is not None:
