@@ -59,3 +59,32 @@ def test_precision_rules():
     assert not matches_shown(Decimal(2) / Decimal(3), "0.65")
     assert not matches_shown(Decimal("1835.05"), "1835.06")  # fits the places shown: must be exact
     assert matches_shown(Decimal("47.6666666666666666666"), "47.666666666666664")  # float repr
+
+
+@pytest.mark.parametrize("equation, answer, expected", [
+    ("x=(11-1)*2", "20", ("verified", "verified")),
+    ("x=(11-1)*2", "21", ("wrong", "equation_mismatch")),
+    ("x=20%*50", "10", ("verified", "verified")),
+    ("x=1/3", "1/3", ("verified", "verified")),
+    ("x=1/3", "0.33", ("verified", "verified")),
+    ("x=3(1/2)+1", "4(1/2)", ("verified", "verified")),
+    ("x=0.25", "25%", ("verified", "verified")),
+    ("x=10÷4", "2.5", ("verified", "verified")),
+    ("x=3+", "1", ("unverifiable", "equation_unparsed")),
+])
+def test_word_problems_with_an_equation_field(equation, answer, expected):
+    from mathdata.verify import verify_equation
+    assert verify_equation(equation, answer) == expected
+
+
+def test_ape210k_style_file_is_verified_through_its_equations(tmp_path):
+    import json
+    from mathdata.audit import audit
+    rows = [{"id": "1", "original_text": "甲有 3 个，乙有 4 个，一共几个？", "equation": "x=3+4", "ans": "7"},
+            {"id": "2", "original_text": "5 的 2 倍是多少？", "equation": "x=5*2", "ans": "11"},
+            {"id": "3", "original_text": "一本书 120 页，看了 25%，看了几页？", "equation": "x=120*25%", "ans": "30"}]
+    f = tmp_path / "ape.jsonl"
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    stats = audit([f], quiet=True, workers=1)
+    assert stats["categories"]["word_problem"]["verified"] == 2
+    assert stats["reasons"]["wrong"] == {"equation_mismatch": 1}

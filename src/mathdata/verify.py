@@ -5,7 +5,11 @@ Status per record (fixed strings, with a reason):
 - wrong         it does not (reasons: answer_mismatch, no_answer_in_solution, restated_numbers_differ,
                 not_lowest_terms)
 - implausible   the problem's numbers meet a template's `implausible` rule (reason from the rule)
-- unverifiable  no template matched, or the answer is undefined (reason: no_template, undefined_answer)
+- unverifiable  no template matched, or the answer is undefined (reason: no_template, undefined_answer,
+                equation_unparsed)
+
+Word-problem corpora that carry an `equation` field (Ape210K, Math23K: "x=(11-1)*2") are re-solved
+from that equation instead of a template (reasons: verified, equation_mismatch).
 
 Tolerance respects the precision the solution shows. When the exact answer fits in the places shown
 (a sum of two 2-decimal numbers), the printed value must equal it: "1835.06" for 1835.05 is wrong.
@@ -73,10 +77,20 @@ def parse_value(text: str) -> Decimal | Fraction | None:
 def matches_shown(exact, shown_text: str) -> bool:
     """Is the printed value `shown_text` the exact value `exact`, to the precision it shows?"""
     shown = parse_value(shown_text)
+    if shown is None and exact is not None:  # \frac{5}{6}, 1,234.5 ...: the shared parser reads it
+        from .answers import parse_number
+        value = parse_number(shown_text)
+        if value is None:
+            return False
+        if isinstance(exact, Fraction):
+            return value == exact
+        return abs(Decimal(value.numerator) / Decimal(value.denominator) - exact) <= abs(exact) * DOUBLE_REL
     if shown is None or exact is None:
         return False
-    if isinstance(shown, Fraction) or isinstance(exact, Fraction):
-        return Fraction(shown) == Fraction(exact)
+    if isinstance(shown, Fraction) and isinstance(exact, Fraction):
+        return shown == exact
+    if isinstance(shown, Fraction) or isinstance(exact, Fraction):  # 1/3 against 0.333... (120 digits)
+        return abs(Fraction(shown) - Fraction(exact)) <= abs(Fraction(exact)) * Fraction(DOUBLE_REL)
     if abs(shown - exact) <= abs(exact) * DOUBLE_REL:
         return True
     unit = Decimal(1).scaleb(shown.as_tuple().exponent)
@@ -84,6 +98,44 @@ def matches_shown(exact, shown_text: str) -> bool:
         return any(shown == exact.quantize(unit, rounding=r, context=CONTEXT) for r in _ROUNDINGS)
     except decimal.InvalidOperation:  # a quantum far outside the answer's magnitude
         return False
+
+
+_MIXED = re.compile(r"(\d+)\((\d+)/(\d+)\)")   # Math23K writes 3 1/2 as 3(1/2)
+_EQ_PREFIX = re.compile(r"^\s*[xX]\s*=")
+_EQ_CHARS = str.maketrans({"×": "*", "÷": "/", "（": "(", "）": ")", "[": "(", "]": ")", "{": "(", "}": ")",
+                           "^": "**", "：": "/"})
+
+
+def equation_value(equation: str):
+    """Exact value of a corpus equation like `x=(11-1)*2`, `x=20%*50`, `x=3(1/2)+1`; None if unreadable."""
+    from .errors import MathDataError
+    from .formula import compile_formula
+    expr = _EQ_PREFIX.sub("", equation).translate(_EQ_CHARS)
+    expr = _MIXED.sub(r"(\1+\2/\3)", expr)
+    expr = re.sub(r"(\d+(?:\.\d+)?)%", r"(\1/100)", expr)
+    try:
+        return compile_formula(expr, set(), "equation")({})
+    except (MathDataError, ZeroDivisionError, decimal.DivisionByZero, decimal.InvalidOperation, TypeError,
+            ValueError, OverflowError, RecursionError, MemoryError):
+        return None
+
+
+def verify_equation(equation: str, solution: str) -> tuple[str, str]:
+    value = equation_value(equation)
+    if value is None:
+        return "unverifiable", "equation_unparsed"
+    mixed = _MIXED.fullmatch(solution.strip())
+    if mixed:
+        whole, num, den = (int(g) for g in mixed.groups())
+        ok = Fraction(value) == whole + Fraction(num, den)
+        return ("verified", "verified") if ok else ("wrong", "equation_mismatch")
+    shown = final_value_text(solution)
+    if shown is None:
+        return "wrong", "no_answer_in_solution"
+    ok = matches_shown(value, shown)
+    if not ok and shown.rstrip().endswith("%"):  # "25%" for an equation worth 25 or 0.25
+        ok = matches_shown(value, shown.rstrip()[:-1]) or matches_shown(value * 100, shown.rstrip()[:-1])
+    return ("verified", "verified") if ok else ("wrong", "equation_mismatch")
 
 
 def final_value_text(solution: str) -> str | None:
@@ -148,5 +200,14 @@ def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
     keys = keys.with_columns(status=pl.Series([r[0] for r in results], dtype=pl.String),
                              reason=pl.Series([r[1] for r in results], dtype=pl.String))
     out = df.join(keys, on=["template", "norm", "solution"], how="left", maintain_order="left", nulls_equal=False)
+    if "equation" in out.columns:
+        eq = (out.filter(pl.col("template").is_null() & pl.col("equation").is_not_null())
+              .select("equation", "solution").unique(maintain_order=True))
+        if eq.height:
+            checked = [verify_equation(e, sol) for e, sol in eq.rows()]
+            eq = eq.with_columns(_s=pl.Series([c[0] for c in checked], dtype=pl.String),
+                                 _r=pl.Series([c[1] for c in checked], dtype=pl.String))
+            out = out.join(eq, on=["equation", "solution"], how="left", maintain_order="left", nulls_equal=False)
+            out = out.with_columns(status=pl.coalesce("status", "_s"), reason=pl.coalesce("reason", "_r")).drop("_s", "_r")
     return out.with_columns(status=pl.col("status").fill_null("unverifiable"),
                             reason=pl.col("reason").fill_null("no_template"))
