@@ -88,3 +88,11 @@ def test_ape210k_style_file_is_verified_through_its_equations(tmp_path):
     stats = audit([f], quiet=True, workers=1)
     assert stats["categories"]["word_problem"]["verified"] == 2
     assert stats["reasons"]["wrong"] == {"equation_mismatch": 1}
+
+
+def test_gsm8k_calculator_annotations():
+    from mathdata.verify import verify_calculations
+    good = "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nAltogether she sold 48+24 = <<48+24=72>>72 clips.\n#### 72"
+    assert verify_calculations(good) == ("verified", "verified")
+    assert verify_calculations(good.replace("<<48+24=72>>", "<<48+24=73>>")) == ("wrong", "calculation_mismatch")
+    assert verify_calculations("It costs 5 dollars.\n#### 5") is None

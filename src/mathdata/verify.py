@@ -9,7 +9,8 @@ Status per record (fixed strings, with a reason):
                 equation_unparsed)
 
 Word-problem corpora that carry an `equation` field (Ape210K, Math23K: "x=(11-1)*2") are re-solved
-from that equation instead of a template (reasons: verified, equation_mismatch).
+from that equation instead of a template (reasons: verified, equation_mismatch); GSM8K-style
+solutions have every `<<expr=result>>` calculator annotation checked (reason: calculation_mismatch).
 
 Tolerance respects the precision the solution shows. When the exact answer fits in the places shown
 (a sum of two 2-decimal numbers), the printed value must equal it: "1835.06" for 1835.05 is wrong.
@@ -138,6 +139,23 @@ def verify_equation(equation: str, solution: str) -> tuple[str, str]:
     return ("verified", "verified") if ok else ("wrong", "equation_mismatch")
 
 
+_CALC = re.compile(r"<<([^<>=]+)=([^<>]+)>>")  # GSM8K's calculator annotations: <<48/2=24>>
+
+
+def verify_calculations(solution: str) -> tuple[str, str] | None:
+    """Check every `<<expr=result>>` in a solution exactly; None if it has none."""
+    calcs = _CALC.findall(solution)
+    if not calcs:
+        return None
+    for expr, result in calcs:
+        value = equation_value(expr)
+        if value is None:
+            return "unverifiable", "equation_unparsed"
+        if not matches_shown(value, result.strip()):
+            return "wrong", "calculation_mismatch"
+    return "verified", "verified"
+
+
 def final_value_text(solution: str) -> str | None:
     """The final value of a solution not in the template's wording (e.g. step-by-step)."""
     from .answers import extract_answer  # the shared extractor (also used by mathtrain's scorer)
@@ -200,6 +218,14 @@ def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
     keys = keys.with_columns(status=pl.Series([r[0] for r in results], dtype=pl.String),
                              reason=pl.Series([r[1] for r in results], dtype=pl.String))
     out = df.join(keys, on=["template", "norm", "solution"], how="left", maintain_order="left", nulls_equal=False)
+    calc = (out.filter(pl.col("template").is_null() & pl.col("solution").str.contains("<<", literal=True))
+            .select("solution").unique(maintain_order=True))
+    if calc.height:
+        checked = [verify_calculations(sol) or (None, None) for sol in calc["solution"]]
+        calc = calc.with_columns(_s=pl.Series([c[0] for c in checked], dtype=pl.String),
+                                 _r=pl.Series([c[1] for c in checked], dtype=pl.String))
+        out = out.join(calc, on="solution", how="left", maintain_order="left")
+        out = out.with_columns(status=pl.coalesce("status", "_s"), reason=pl.coalesce("reason", "_r")).drop("_s", "_r")
     if "equation" in out.columns:
         eq = (out.filter(pl.col("template").is_null() & pl.col("equation").is_not_null())
               .select("equation", "solution").unique(maintain_order=True))
