@@ -26,7 +26,11 @@ from .errors import MathDataError
 # Field pairs recognised when the user does not name the fields (first match on the first record).
 KNOWN_FIELDS = [("problem", "solution"), ("question", "answer"), ("instruction", "output"),
                 ("original_text", "ans"), ("Problem", "Solution"), ("query", "response")]
-SCHEMA = {"source": pl.String, "line": pl.Int64, "problem": pl.String, "solution": pl.String}
+SCHEMA = {"source": pl.String, "line": pl.Int64, "problem": pl.String, "solution": pl.String,
+          "equation": pl.String}
+# Word-problem corpora (Ape210K, Math23K) carry the solving equation beside the answer; it is kept
+# so that verification can re-solve those records too.
+EQUATION_FIELD = "equation"
 
 
 @dataclass
@@ -164,8 +168,13 @@ def _read_table(path: Path, problem_field, solution_field) -> tuple[pl.DataFrame
         if f not in df.columns:
             raise MathDataError(f"{path}: no column {f!r} (columns: {', '.join(df.columns[:8])})",
                                 "name the columns with --problem-field/--solution-field")
-    df = df.select(problem=pl.col(pf).cast(pl.String), solution=pl.col(sf).cast(pl.String))
+    df = df.select(problem=pl.col(pf).cast(pl.String), solution=pl.col(sf).cast(pl.String),
+                   equation=_equation_col(df.columns))
     return df.with_row_index("line", offset=offset).with_columns(pl.col("line").cast(pl.Int64)), pf, sf
+
+
+def _equation_col(columns) -> pl.Expr:
+    return pl.col(EQUATION_FIELD).cast(pl.String) if EQUATION_FIELD in columns else pl.lit(None, dtype=pl.String)
 
 
 def _fast_jsonl(path: Path, data: bytes, text: str, pf: str, sf: str) -> pl.DataFrame | None:
@@ -179,7 +188,7 @@ def _fast_jsonl(path: Path, data: bytes, text: str, pf: str, sf: str) -> pl.Data
         return None
     if pf not in df.columns or sf not in df.columns:
         return None
-    df = df.select(problem=pl.col(pf), solution=pl.col(sf))
+    df = df.select(problem=pl.col(pf), solution=pl.col(sf), equation=_equation_col(df.columns))
     if df.schema["problem"] != pl.String or df.schema["solution"] not in (pl.String, pl.Int64, pl.Float64):
         return None
     df = df.with_columns(pl.col("solution").cast(pl.String))
@@ -224,7 +233,7 @@ def read_records(paths: list[Path | str], problem_field: str | None = None, solu
         if fast is not None:
             frames.append(fast.select(list(SCHEMA)))
             continue
-        rows: dict[str, list] = {"line": [], "problem": [], "solution": []}
+        rows: dict[str, list] = {"line": [], "problem": [], "solution": [], "equation": []}
         for n, obj in parsed if parsed is not None else _records(path, text):
             try:
                 if isinstance(obj, _Bad):
@@ -241,6 +250,8 @@ def read_records(paths: list[Path | str], problem_field: str | None = None, solu
             rows["line"].append(n)
             rows["problem"].append(problem)
             rows["solution"].append(solution)
+            eq = obj.get(EQUATION_FIELD) if isinstance(obj, dict) else None
+            rows["equation"].append(eq if isinstance(eq, str) else None)
         frames.append(pl.DataFrame(rows, schema={k: SCHEMA[k] for k in rows}).with_columns(source=pl.lit(str(path)))
                       .select(list(SCHEMA)))
     result.frame = pl.concat(frames) if frames else result.frame
