@@ -21,8 +21,8 @@ def stats() -> dict:
     return audit([str(FIXTURE)], quiet=True)
 
 
-def render(stats: dict) -> str:
-    console = Console(record=True, width=160, file=io.StringIO())
+def render(stats: dict, width: int = 160) -> str:
+    console = Console(record=True, width=width, file=io.StringIO())
     render_terminal(stats, console)
     return console.export_text()
 
@@ -135,3 +135,19 @@ def test_example_location_is_the_file_name_unless_two_inputs_share_it(stats):
     out = render(twice)
     assert re.search(r"^\s*b/mixed\.jsonl:28\s+discount\b", out, re.M)
     assert "mathdata audit · 39 records from 2 files" in out and "a/mixed.jsonl, b/mixed.jsonl" in out
+
+
+def test_narrow_console_splits_the_table_and_stacks_the_examples(stats):
+    """At 80 columns nothing is cut with an ellipsis: two category tables, one block per example."""
+    out = render(stats, width=80)
+    assert "…" not in out
+    assert all(cell_len(line) <= 80 for line in out.splitlines())
+    assert "Per category: size and duplicates" in out and "Per category: answers" in out
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["simplify"]]
+    assert rows[0] == ["simplify", "5", "12.8%", "2", "60.0%", "0", "1", "13"]
+    assert rows[1] == ["simplify", "4", "1", "0", "0"]
+    totals = [line.split() for line in out.splitlines() if line.split()[:1] == ["Total"]]
+    assert totals == [["Total", "39", "100.0%", "33", "15.4%", "2", "21", "–"], ["Total", "27", "3", "1", "8"]]
+    assert "mixed.jsonl:28  discount  discounted_price_above_original" in out
+    assert re.search(r"problem\s+商品原价为 16 元，打折后的价格为 90 元，请计算打折的折扣比例。", out)
+    assert re.search(r"solution\s+-462\.5", out)

@@ -6,7 +6,9 @@ by its stated base (records, or a category's count), shown for reading, never st
 from __future__ import annotations
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -71,35 +73,52 @@ def _summary(stats: dict) -> Panel:
                  subtitle=subtitle, border_style="cyan", expand=False, padding=(1, 2))
 
 
-def _categories(stats: dict) -> Table:
-    table = Table(title="Per category", box=box.SIMPLE_HEAVY, show_footer=True, title_justify="left",
-                  title_style="bold")
-    cats = stats.get("categories", {})
+def _category_columns(stats: dict) -> list:
+    """(header, footer, cell(name, category) -> renderable) for every column of the per-category table."""
     records = stats.get("records", 0)
     status = stats.get("status", {})
-    columns = [
-        ("Category", "left", "Total"),
-        ("Count", "right", _n(records)),
-        ("Share", "right", _pct(records, records)),
-        ("Unique", "right", _n(stats.get("unique", 0))),
-        ("Dup rate", "right", _pct(stats.get("exact_duplicates", 0), records)),
-        ("Near dups", "right", _n(stats.get("near_duplicates", 0))),
-        ("Families", "right", _n(stats.get("families", 0))),
-        *[(s.capitalize(), "right", _n(status.get(s, 0))) for s in STATUSES],
-        ("Median chars", "right", "–"),  # the stats hold no overall median
+
+    def rate(_, c):
+        r = c.get("duplicate_rate", 0.0)
+        return Text(f"{r:.1%}", style="bold" if r >= 0.25 else ("" if r else "dim"))
+
+    def status_cell(s):
+        return lambda _, c: _nonzero(c.get(s, 0), STATUS_STYLE[s])
+
+    return [
+        ("Category", "Total", lambda name, _: name),
+        ("Count", _n(records), lambda _, c: _n(c.get("count", 0))),
+        ("Share", _pct(records, records), lambda _, c: _pct(c.get("count", 0), records)),
+        ("Unique", _n(stats.get("unique", 0)), lambda _, c: _n(c.get("unique", 0))),
+        ("Dup rate", _pct(stats.get("exact_duplicates", 0), records), rate),
+        ("Near dups", _n(stats.get("near_duplicates", 0)), lambda _, c: _nonzero(c.get("near_duplicates", 0), "")),
+        ("Families", _n(stats.get("families", 0)), lambda _, c: _n(c.get("families", 0))),
+        *[(s.capitalize(), _n(status.get(s, 0)), status_cell(s)) for s in STATUSES],
+        ("Median chars", "–", lambda _, c: f"{c.get('median_chars', 0):g}"),  # no overall median in the stats
     ]
-    for header, justify, footer in columns:
-        table.add_column(header, justify=justify, footer=footer, no_wrap=True)
-    for name, c in cats.items():
-        rate = c.get("duplicate_rate", 0.0)
-        table.add_row(
-            name, _n(c.get("count", 0)), _pct(c.get("count", 0), records), _n(c.get("unique", 0)),
-            Text(f"{rate:.1%}", style="bold" if rate >= 0.25 else ("" if rate else "dim")),
-            _nonzero(c.get("near_duplicates", 0), ""), _n(c.get("families", 0)),
-            *[_nonzero(c.get(s, 0), STATUS_STYLE[s]) for s in STATUSES],
-            f"{c.get('median_chars', 0):g}",
-        )
+
+
+def _category_table(stats: dict, title: str, headers=None, stacked_headers: bool = False) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAVY, show_footer=True, title_justify="left", title_style="bold")
+    columns = [c for c in _category_columns(stats) if headers is None or c[0] in headers]
+    for i, (header, footer, _) in enumerate(columns):
+        header = header.replace(" ", "\n") if stacked_headers else header
+        table.add_column(header, justify="left" if i == 0 else "right", footer=footer, no_wrap=True)
+    for name, c in stats.get("categories", {}).items():
+        table.add_row(*[cell(name, c) for _, _, cell in columns])
     return table
+
+
+def _categories(stats: dict, console: Console) -> list:
+    """One table if it fits the console, else two: sizes and duplicates, then answers."""
+    table = _category_table(stats, "Per category")
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    if natural <= console.width:
+        return [table]
+    return [_category_table(stats, "Per category: size and duplicates",
+                            {"Category", "Count", "Share", "Unique", "Dup rate", "Near dups", "Families",
+                             "Median chars"}, stacked_headers=True),
+            _category_table(stats, "Per category: answers", {"Category", *(s.capitalize() for s in STATUSES)})]
 
 
 def _clusters(stats: dict) -> list:
@@ -140,7 +159,8 @@ def _clusters(stats: dict) -> list:
     return out
 
 
-def _examples(stats: dict) -> list:
+def _examples(stats: dict, console: Console) -> list:
+    """A table per status when the console leaves the problem and solution room, else one block per record."""
     out = []
     reasons = stats.get("reasons", {})
     short = _short_sources(stats)
@@ -151,16 +171,30 @@ def _examples(stats: dict) -> list:
         counts = ", ".join(f"{r} {_n(n)}" for r, n in reasons.get(status, {}).items())
         total = stats.get("status", {}).get(status, len(rows))
         title = f"{status.capitalize()} answers: {_n(total)}" + (f" ({counts})" if counts else "")
-        t = Table(title=title, box=box.SIMPLE, title_justify="left", title_style=STATUS_STYLE[status])
-        t.add_column("Where", style="dim", overflow="fold", max_width=32)
-        t.add_column("Category", no_wrap=True)
-        t.add_column("Problem", overflow="fold", ratio=3)
-        t.add_column("Solution", overflow="fold", ratio=2)
-        t.add_column("Reason", style=STATUS_STYLE[status], no_wrap=True)
-        for r in rows:
-            t.add_row(f"{short(r.get('source'))}:{r.get('line', '?')}", r.get("category", ""),
-                      r.get("problem", ""), r.get("solution", ""), r.get("reason", ""))
-        out.append(t)
+        cells = [(f"{short(r.get('source'))}:{r.get('line', '?')}", r.get("category", ""), r.get("problem", ""),
+                  r.get("solution", ""), r.get("reason", "")) for r in rows]
+        fixed = sum(max(cell_len(str(row[i])) for row in cells + [("Where", "Category", "", "", "Reason")])
+                    for i in (0, 1, 4))
+        if fixed + 5 * 3 + 60 <= console.width:  # room for 60 columns of problem and solution
+            t = Table(title=title, box=box.SIMPLE, title_justify="left", title_style=STATUS_STYLE[status])
+            t.add_column("Where", style="dim", no_wrap=True)
+            t.add_column("Category", no_wrap=True)
+            t.add_column("Problem", overflow="fold", ratio=3)
+            t.add_column("Solution", overflow="fold", ratio=2)
+            t.add_column("Reason", style=STATUS_STYLE[status], no_wrap=True)
+            for row in cells:
+                t.add_row(*row)
+            out.append(t)
+            continue
+        out.append(Text(title, style=STATUS_STYLE[status]))
+        for where, category, problem, solution, reason in cells:
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(style="dim", no_wrap=True)
+            grid.add_column(overflow="fold")
+            grid.add_row("problem", problem)
+            grid.add_row("solution", solution)
+            out.append(Group(Text.assemble((where, "dim"), "  ", category, "  ", (reason, STATUS_STYLE[status])),
+                             Padding(grid, (0, 0, 1, 2))))
     return out
 
 
@@ -179,6 +213,5 @@ def _bad_lines(stats: dict) -> list:
 def render_terminal(stats: dict, console: Console) -> None:
     """Print the audit report for `stats` (from `mathdata.audit.audit`) to `console`."""
     console.print(_summary(stats))
-    console.print(_categories(stats))
-    for part in _clusters(stats) + _examples(stats) + _bad_lines(stats):
+    for part in _categories(stats, console) + _clusters(stats) + _examples(stats, console) + _bad_lines(stats):
         console.print(part)
