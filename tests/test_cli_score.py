@@ -118,3 +118,16 @@ def test_score_contest_from_json_files_and_failing_gate(monkeypatch, capsys, tmp
 def test_score_contest_bad_inputs(monkeypatch, capsys, args, message):
     code, _, err = run(monkeypatch, capsys, "score", "contest", *args)
     assert code == 2 and message in err
+
+
+def test_score_contest_reads_param_counts_from_run(monkeypatch, capsys, tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"params": {"trainable": 3407872, "total": 8030261248}}),
+                                       encoding="utf-8")
+    code, out, _ = run(monkeypatch, capsys, "score", "contest", "-a", "0.26", "--run", tmp_path, "--json", "-")
+    assert code == 0
+    data = json.loads(out)
+    assert (data["trainable"], data["total"]) == (3407872, 8030261248)
+    assert data["f1_ok"] is None and data["squad_ok"] is None
+    (tmp_path / "run.json").write_text("{}", encoding="utf-8")
+    code, _, err = run(monkeypatch, capsys, "score", "contest", "-a", "0.26", "--run", tmp_path)
+    assert code == 2 and "no parameter counts" in err and "--trainable and --total" in err
