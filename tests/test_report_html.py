@@ -130,6 +130,7 @@ def test_clusters_examples_and_inputs(page, stats):
     assert re.search(r"mixed\.jsonl:28</span></td><td class=\"txt\">discount</td>.*?-462\.5.*?"
                      r"discounted_price_above_original", page)
     assert "answer_mismatch <b>2</b>" in page and "not_lowest_terms <b>1</b>" in page
+    assert '<h3>Unverifiable: 8 <span class="pill">no_template <b>8</b></span></h3>' in page
     sha = stats["inputs"][0]["sha256"]
     assert f'<code title="{sha}">{sha[:16]}…</code>' in page
     assert "<dt>threshold</dt><dd>0.7</dd>" in page and "<dt>num_perm</dt><dd>128</dd>" in page

@@ -88,6 +88,7 @@ def test_clusters(text):
 def test_examples_with_location_and_reason(text):
     assert "Wrong answers: 3 (answer_mismatch 2, not_lowest_terms 1)" in text
     assert "Implausible answers: 1 (discounted_price_above_original 1)" in text
+    assert "Unverifiable answers: 8 (no_template 8)" in text
     line6 = next(line for line in text.splitlines() if "mixed.jsonl:6 " in line)
     assert "计算 100.00 + 200.00 等于多少？" in line6 and "300.01" in line6 and "answer_mismatch" in line6
     line17 = next(line for line in text.splitlines() if "mixed.jsonl:17 " in line)

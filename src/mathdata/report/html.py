@@ -82,7 +82,7 @@ def _donut(stats: dict, colours: dict) -> str:
         return '<p class="empty">No records.</p>'
     cx, cy, ro, ri = 190, 190, 165, 98
     row = 21
-    height = max(380, 24 + row * len(cats) + 10)
+    height = max(380, row * (len(cats) + 1) + 24)
     cy = height / 2
     parts = [f'<svg class="chart donut" role="img" aria-labelledby="fig1-title" viewBox="0 0 760 {height}" '
              f'width="760" height="{height}">']
@@ -115,10 +115,14 @@ def _donut(stats: dict, colours: dict) -> str:
                  f'<text class="donut-caption" x="{cx}" y="{_f(cy + 18)}" text-anchor="middle">records</text>')
     # legend: swatch, name, count, share
     lx = 410
-    y0 = cy - row * len(cats) / 2 + row / 2
-    parts.append(f'<text class="legend-head" x="{lx + 22}" y="{_f(y0 - row)}">category</text>'
-                 f'<text class="legend-head" x="{lx + 250}" y="{_f(y0 - row)}" text-anchor="end">records</text>'
-                 f'<text class="legend-head" x="{lx + 330}" y="{_f(y0 - row)}" text-anchor="end">share</text>')
+    top = (height - row * (len(cats) + 1)) / 2  # the header line and one line per category, centred
+    y0 = top + row * 1.5
+    head = _f(top + row / 2)
+    parts.append(f'<text class="legend-head" x="{lx + 22}" y="{head}" dominant-baseline="central">category</text>'
+                 f'<text class="legend-head" x="{lx + 250}" y="{head}" text-anchor="end" '
+                 f'dominant-baseline="central">records</text>'
+                 f'<text class="legend-head" x="{lx + 330}" y="{head}" text-anchor="end" '
+                 f'dominant-baseline="central">share</text>')
     for i, (name, count) in enumerate(cats):
         y = y0 + i * row
         parts.append(f'<g class="legend-row"><rect x="{lx}" y="{_f(y - 7)}" width="14" height="14" rx="3" '
@@ -302,6 +306,11 @@ def _examples(stats: dict) -> str:
               e(r.get("category")), e(r.get("problem")),
               e(r.get("solution")), f'<span class="pill st-{status}">{e(r.get("reason"))}</span>'] for r in rows],
             "examples", f"No {STATUS_LABEL[status]} records."))
+    unverifiable = stats.get("status", {}).get("unverifiable", 0)
+    if unverifiable:
+        counts = "".join(f'<span class="pill">{e(r)} <b>{_n(n)}</b></span>'
+                         for r, n in reasons.get("unverifiable", {}).items())
+        out.append(f"<h3>Unverifiable: {_n(unverifiable)} {counts}</h3>")
     return "".join(out)
 
 
@@ -399,6 +408,8 @@ td .pill{margin-left:0}
 ul.bad code{font-size:12.5px;word-break:break-all}
 dl.cfg{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}
 dl.cfg dt{color:var(--muted)}dl.cfg dd{margin:0;word-break:break-word}
+@media (max-width:900px){.cards{grid-template-columns:repeat(2,1fr)}.two{grid-template-columns:1fr}
+main{padding:16px}}
 footer{color:var(--muted);font-size:12px;text-align:center;margin-top:24px}
 """
 

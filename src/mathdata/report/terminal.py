@@ -195,6 +195,11 @@ def _examples(stats: dict, console: Console) -> list:
             grid.add_row("solution", solution)
             out.append(Group(Text.assemble((where, "dim"), "  ", category, "  ", (reason, STATUS_STYLE[status])),
                              Padding(grid, (0, 0, 1, 2))))
+    unverifiable = stats.get("status", {}).get("unverifiable", 0)
+    if unverifiable:
+        counts = ", ".join(f"{r} {_n(n)}" for r, n in reasons.get("unverifiable", {}).items())
+        out.append(Text(f"Unverifiable answers: {_n(unverifiable)}" + (f" ({counts})" if counts else ""),
+                        style="bold"))
     return out
 
 
