@@ -1,0 +1,140 @@
+"""`mathdata synth` and `mathdata build`: thin commands over mathdata.synth and mathdata.build.
+
+Registered on the `app` of mathdata.cli (cli.py imports this module). The terminal report is
+rendered here from the build's stats; nothing is computed in the renderer.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from .cli import QuietOpt, RulesOpt, app, write_json_output
+from .errors import MathDataError
+
+
+def _n(v) -> str:
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def plan_table(plan) -> Table:
+    """Quota vs available real records vs top-up, one row per quota."""
+    t = Table(title="Quota plan", box=box.SIMPLE_HEAVY, title_justify="left", title_style="bold", show_footer=True)
+    rows = [r.to_dict() if hasattr(r, "to_dict") else r for r in plan]
+    t.add_column("Quota", footer="Total")
+    t.add_column("Categories", overflow="fold")
+    for name, key in (("Wanted", "wanted"), ("Available", "available"), ("From data", "taken"), ("Top-up", "top_up")):
+        t.add_column(name, justify="right", footer=_n(sum(r[key] for r in rows)))
+    for r in rows:
+        short = r["top_up"] > 0
+        t.add_row(r["quota"], ", ".join(f"{c} {_n(r['available_by_category'].get(c, 0))}" for c in r["categories"]),
+                  _n(r["wanted"]), _n(r["available"]), _n(r["taken"]),
+                  f"[bold yellow]{_n(r['top_up'])}[/]" if short else "[dim]0[/]")
+    return t
+
+
+def stage_table(stats: dict) -> Table:
+    t = Table(title="Stages", box=box.SIMPLE_HEAVY, title_justify="left", title_style="bold")
+    for col, just in (("Stage", "left"), ("In", "right"), ("Out", "right"), ("Dropped by reason", "left"),
+                      ("Added", "right"), ("Seconds", "right")):
+        t.add_column(col, justify=just)
+    timings = stats.get("timings_s", {})
+    for s in stats["stages"]:
+        reasons = ", ".join(f"{k} {_n(v)}" for k, v in s["dropped"].items()) or "[dim]–[/]"
+        t.add_row(s["stage"], _n(s["in"]), _n(s["out"]), reasons, _n(s["added"]) if s["added"] else "[dim]–[/]",
+                  f"{timings.get(s['stage'], 0):.2f}")
+    return t
+
+
+def category_table(stats: dict) -> Table:
+    t = Table(title="Built set per category", box=box.SIMPLE_HEAVY, title_justify="left", title_style="bold",
+              show_footer=True)
+    cats = stats["categories"]
+    t.add_column("Category", footer="Total")
+    for name, key in (("From data", "real"), ("Generated", "generated"), ("Total", "total")):
+        t.add_column(name, justify="right", footer=_n(sum(c[key] for c in cats.values())))
+    for name, c in cats.items():
+        t.add_row(name, _n(c["real"]), _n(c["generated"]), _n(c["total"]))
+    return t
+
+
+def render_build(stats: dict, console: Console) -> None:
+    console.print(stage_table(stats))
+    console.print(category_table(stats))
+    outs = stats["outputs"]
+    console.print(f"[bold green]wrote[/] {stats['out_dir']}: " + ", ".join(f"{k} ({_n(v['records'])})" for k, v in outs.items())
+                  + f" · prompt {stats['prompt']['name']!r} · seed {stats['seed']}")
+
+
+@app.command()
+def synth(
+    out: Path = typer.Option(..., "-o", "--output", help="Output JSON Lines file (id, category, problem, solution)."),
+    category: str = typer.Option("all", "--category", "-c", help="A template category (add, sqrt, equation ...) or 'all'."),
+    count: int = typer.Option(1000, "--count", "-n", help="Records per category."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: same seed and options => byte-identical output."),
+    style: str = typer.Option("plain", "--style", help="plain (the real data's wording) or steps (step-by-step working ending in 答案：VALUE)."),
+    round_to: Optional[int] = typer.Option(None, "--round", help="Round answers half-up to N decimals (text and final line) [default: the data's precision]."),
+    split: str = typer.Option("train", "--split", help="train | test (disjoint values, by hash) | extrapolate (numbers outside the train ranges) | any."),
+    digits: Optional[int] = typer.Option(None, "--digits", help="Integer digits of every decimal slot (difficulty)."),
+    places: Optional[int] = typer.Option(None, "--places", help="Decimal places of every decimal slot."),
+    rules: Optional[Path] = RulesOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Generate verified problems in the real data's wording, answers computed exactly."""
+    from .io import write_jsonl
+    from .rules import load_rules
+    from .synth import SynthSettings, synthesize
+    settings = SynthSettings(style=style, round_to=round_to, split=split, digits=digits, places=places)
+    records = synthesize(load_rules(rules), category, count, seed, settings)
+    write_jsonl(out, records)
+    if not quiet:
+        per: dict[str, int] = {}
+        for r in records:
+            per[r["category"]] = per.get(r["category"], 0) + 1
+        Console(stderr=True).print(f"wrote {out}: {_n(len(records))} records ("
+                                   + ", ".join(f"{k} {_n(v)}" for k, v in per.items()) + f"), style {style}, split {split}, seed {seed}")
+
+
+@app.command()
+def build(
+    inputs: List[Path] = typer.Argument(..., help="Data files (JSON Lines or JSON arrays)."),
+    out_dir: Path = typer.Option(..., "-o", "--output", help="Output folder (replaced atomically if it holds an earlier build)."),
+    quota: Path = typer.Option(..., "--quota", help="Quota table, e.g. rules/quotas.toml or rules/quotas-small.toml."),
+    seed: int = typer.Option(0, "--seed", help="Seed for sampling, top-up and shuffle."),
+    top_up: bool = typer.Option(True, "--top-up/--no-top-up", help="Fill quota shortfalls from the generator, or stop with the plan."),
+    exclude: List[Path] = typer.Option([], "--exclude", help="Eval set(s) to decontaminate against (repeatable)."),
+    keep_english: bool = typer.Option(False, "--keep-english", help="Keep English problems (they still need a quota naming english)."),
+    keep_wrong: bool = typer.Option(False, "--keep-wrong", help="Keep records whose answer is wrong."),
+    keep_implausible: bool = typer.Option(False, "--keep-implausible", help="Keep records with implausible labels."),
+    style: Optional[str] = typer.Option(None, "--style", help="Rewrite template solutions: plain | steps [default: keep the data's solutions]."),
+    round_to: Optional[int] = typer.Option(None, "--round", help="Round answers to N decimals (implies --style plain if no style given)."),
+    prompt: str = typer.Option("raw", "--prompt", help="Prompt template from rules/prompts.toml, recorded in manifest.json."),
+    ngram: int = typer.Option(13, "--ngram", help="Character n-gram length for decontamination."),
+    overlap: float = typer.Option(0.8, "--overlap", help="Share of the shorter text's n-grams that marks contamination."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Processes for answer verification."),
+    rules: Optional[Path] = RulesOpt,
+    quiet: bool = QuietOpt,
+    json_out: Optional[str] = typer.Option(None, "--json", help="Write the build stats (manifest + timings) as JSON to FILE (- for stdout)."),
+) -> None:
+    """Build a training set: load, normalise, drop English / wrong / implausible, dedup (exact and
+    near), decontaminate, sample per quota, top up from the generator, restyle, shuffle, write."""
+    from .build import BuildOptions
+    from .build import build as run_build
+    console = Console()
+    opts = BuildOptions(seed=seed, top_up=top_up, excludes=tuple(exclude), keep_english=keep_english,
+                        keep_wrong=keep_wrong, keep_implausible=keep_implausible, style=style, round_to=round_to,
+                        prompt=prompt, rules_dir=rules, ngram=ngram, overlap=overlap, workers=workers)
+    on_plan = None if quiet else (lambda plan: console.print(plan_table(plan)))
+    try:
+        result = run_build(inputs, out_dir, quota, opts, quiet=quiet, on_plan=on_plan)
+    except MathDataError:
+        raise
+    stats = result.stats()
+    if not quiet:
+        render_build(stats, console)
+    if json_out:
+        write_json_output(json_out, stats)
