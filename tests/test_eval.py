@@ -164,15 +164,19 @@ def tiny_run(tmp_path_factory):
 
 
 @pytest.mark.train
-def test_eval_end_to_end_on_cpu(tiny_run, tmp_path, monkeypatch, capsys):
+def test_eval_end_to_end_on_cpu(tiny_run, tmp_path, monkeypatch, capfd):
     run, build = tiny_run
     out = tmp_path / "eval"
     monkeypatch.setattr(sys, "argv", ["mathtrain", "eval", "--run", str(run), "--out", str(out),
                                       "--math", str(MATH_REFS), "--squad", str(SQUAD_TINY), "--limit", "2",
-                                      "--max-new-tokens", "6", "--squad-max-new-tokens", "6", "--quiet"])
+                                      "--max-new-tokens", "6", "--squad-max-new-tokens", "6", "--json", "-"])
     with pytest.raises(SystemExit) as exit_:
         main()
-    assert exit_.value.code == 0, capsys.readouterr().err[-2000:]
+    stdout, stderr = capfd.readouterr()
+    assert exit_.value.code == 0, stderr[-2000:]
+    # stdout is only our JSON: MindFormers' own stdout logging was sent to stderr
+    assert json.loads(stdout) == json.loads((out / "eval.json").read_text(encoding="utf-8"))
+    assert "generating math" in stderr
     manifest_prompt = json.loads((build / "manifest.json").read_text(encoding="utf-8"))["prompt"]
     summary = json.loads((out / "eval.json").read_text(encoding="utf-8"))
     assert summary["prompt"] == manifest_prompt and summary["prompt_forced"] is False
@@ -192,5 +196,5 @@ def test_eval_end_to_end_on_cpu(tiny_run, tmp_path, monkeypatch, capsys):
                                       "-r", str(SQUAD_TINY), "--first-question-only", "--json", "-"])
     with pytest.raises(SystemExit):
         main()
-    rescored = json.loads(capsys.readouterr().out)
+    rescored = json.loads(capfd.readouterr().out)
     assert rescored["f1"] == summary["squad"]["f1"] and rescored["em"] == summary["squad"]["em"]

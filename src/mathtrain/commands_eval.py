@@ -1,7 +1,9 @@
 """`mathtrain eval` and `mathtrain score math|squad|contest`: thin commands over mathtrain.evaluate."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -35,6 +37,26 @@ def _emit_json(json_out: Optional[str], obj: dict) -> None:
         sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
     else:
         write_json(Path(json_out), obj)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """MindSpore/MindFormers log to stdout (Python handlers and C++ alike); while they run, send file
+    descriptor 1 to stderr so that stdout carries only our results (and `--json -` stays valid JSON)."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real stdout (embedded use): nothing to protect
+        yield
+        return
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _pct(x: float) -> str:
@@ -229,7 +251,8 @@ def eval_cmd(
         bar.update(tasks[task], completed=done)
 
     try:
-        result = run_eval(run, out, opts, on_progress=on_progress, on_status=err_console.print)
+        with _stdout_to_stderr():
+            result = run_eval(run, out, opts, on_progress=on_progress, on_status=err_console.print)
     finally:
         if tasks:
             bar.stop()
