@@ -131,3 +131,20 @@ def test_score_contest_reads_param_counts_from_run(monkeypatch, capsys, tmp_path
     (tmp_path / "run.json").write_text("{}", encoding="utf-8")
     code, _, err = run(monkeypatch, capsys, "score", "contest", "-a", "0.26", "--run", tmp_path)
     assert code == 2 and "no parameter counts" in err and "--trainable and --total" in err
+
+
+def test_every_eval_option_is_documented():
+    import typer.main
+
+    from mathtrain.cli import app
+
+    docs = (ROOT / "docs/evaluation.md").read_text(encoding="utf-8")
+    root = typer.main.get_command(app)
+    commands = {"eval": root.commands["eval"], **{f"score {n}": c for n, c in root.commands["score"].commands.items()}}
+    assert set(commands) == {"eval", "score math", "score squad", "score contest"}
+    for name, command in commands.items():
+        assert f"mathtrain {name}" in docs, name
+        for param in command.params:
+            for flag in param.opts:
+                if flag.startswith("--") and flag != "--help":
+                    assert flag in docs, f"{name} {flag} is not in docs/evaluation.md"
