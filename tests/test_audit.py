@@ -7,7 +7,8 @@ discount, 4 Chinese word problems (1 near copy), 3 English (1 copy) and 1 bare e
 def test_totals(mixed_stats):
     s = mixed_stats
     assert s["records"] == 39 and s["bad_lines"] == 0
-    assert s["exact_duplicates"] == 6 and s["near_duplicates"] == 2 and s["unique"] == 33
+    assert s["exact_duplicates"] == 6 and s["near_duplicates"] == 2 and s["unique"] == 33 and s["kept"] == 31
+    assert s["median_chars"] == 27.0
     assert s["status"] == {"verified": 27, "wrong": 3, "implausible": 1, "unverifiable": 8}
     assert s["reasons"]["wrong"] == {"answer_mismatch": 2, "not_lowest_terms": 1}
     assert s["reasons"]["implausible"] == {"discounted_price_above_original": 1}

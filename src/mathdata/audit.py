@@ -86,7 +86,7 @@ def summarise(df: pl.DataFrame, category_order) -> dict:
         r = by_name[name]
         categories[name] = {
             "count": r["count"], "unique": r["unique"], "exact_duplicates": r["exact_duplicates"],
-            "near_duplicates": r["near_duplicates"],
+            "near_duplicates": r["near_duplicates"], "kept": r["unique"] - r["near_duplicates"],
             "duplicate_rate": round(r["exact_duplicates"] / r["count"], 4) if r["count"] else 0.0,
             "families": r["families"], **{s: r[s] for s in STATUSES},
             "median_chars": float(r["median_chars"] or 0),
@@ -109,7 +109,9 @@ def summarise(df: pl.DataFrame, category_order) -> dict:
         "unique": int((~df["exact_dup"]).sum()),
         "exact_duplicates": int(df["exact_dup"].sum()),
         "near_duplicates": int(df["near_dup"].sum()),
+        "kept": int((~df["exact_dup"] & ~df["near_dup"]).sum()),
         "families": int(df["family"].n_unique()),
+        "median_chars": float(df["chars"].median() or 0),
         "conflicting_solutions": conflicts,
         "status": {s: int((df["status"] == s).sum()) for s in STATUSES},
         "reasons": {s: {r["reason"]: r["n"] for r in reasons if r["status"] == s} for s in STATUSES},

@@ -5,8 +5,7 @@ data text goes through `html.escape`. The output depends only on the stats (no t
 so the same data gives the same page byte for byte.
 
 Only formatting happens here: shares are a figure divided by its stated base (records, or a category's
-count) and "kept" in the duplicate chart is `unique - near_duplicates` (near duplicates are counted
-among exact-unique records), so each bar adds up to the category's count.
+count); each duplicate bar (kept + near + exact) adds up to the category's count.
 """
 from __future__ import annotations
 
@@ -181,7 +180,7 @@ def _stacked(rows: list[tuple[str, int, list[int]]], series: list[tuple[str, str
 
 def _dup_chart(stats: dict) -> str:
     def parts(c):
-        return [max(c.get("unique", 0) - c.get("near_duplicates", 0), 0), c.get("near_duplicates", 0),
+        return [c.get("kept", 0), c.get("near_duplicates", 0),
                 c.get("exact_duplicates", 0)]
     rows = [("all records", stats.get("records", 0), parts(stats))] if stats.get("categories") else []
     rows += [(n, c.get("count", 0), parts(c)) for n, c in stats.get("categories", {}).items()]

@@ -94,7 +94,7 @@ def _category_columns(stats: dict) -> list:
         ("Near dups", _n(stats.get("near_duplicates", 0)), lambda _, c: _nonzero(c.get("near_duplicates", 0), "")),
         ("Families", _n(stats.get("families", 0)), lambda _, c: _n(c.get("families", 0))),
         *[(s.capitalize(), _n(status.get(s, 0)), status_cell(s)) for s in STATUSES],
-        ("Median chars", "–", lambda _, c: f"{c.get('median_chars', 0):g}"),  # no overall median in the stats
+        ("Median chars", f"{stats.get('median_chars', 0):g}", lambda _, c: f"{c.get('median_chars', 0):g}"),
     ]
 
 
