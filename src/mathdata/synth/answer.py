@@ -47,6 +47,8 @@ def rounded(value, places: int) -> str:
 
 def format_answer(value, answer_format: str, round_to: int | None = None) -> str:
     """The printed answer for an exact `value` (Decimal, or Fraction for `fraction`)."""
+    if isinstance(value, Decimal) and value.is_zero():
+        value = value.copy_abs()  # never print "-0.0" (a product or quotient with a zero operand)
     if answer_format == "fraction":
         frac = value if isinstance(value, Fraction) else Fraction(value)
         return str(frac)
