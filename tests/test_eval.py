@@ -76,6 +76,7 @@ def test_eval_uses_training_prompt_and_saves_everything(tmp_path):
     assert squad["f1"] == pytest.approx(100 * (1 / 3) / 2) and squad["em"] == 0.0
     summary = json.loads((out / "eval.json").read_text(encoding="utf-8"))
     assert summary["prompt"] == TRAINED and summary["prompt_forced"] is False
+    assert summary["checkpoint"] is None and model.loaded["checkpoint"] is None  # none in the stand-in run
     assert summary["math"]["accuracy"] == pytest.approx(1 / 3)
     assert summary["contest"]["score"] == pytest.approx(0.7 / 3 + 0.3 * (1 - 3407872 / 8030261248))
     assert json.loads((out / "math_scores.json").read_text(encoding="utf-8"))["correct"] == 1
@@ -115,6 +116,7 @@ def test_prompt_mismatch_is_refused_unless_forced(tmp_path):
         (EvalOptions(math=MATH_REFS, limit=0), "--limit must be >= 1"),
         (EvalOptions(math=MATH_REFS, max_new_tokens=0), "--max-new-tokens must be >= 1"),
         (EvalOptions(math=Path("nope.jsonl")), "nope.jsonl: no such file"),
+        (EvalOptions(math=MATH_REFS, checkpoint=Path("gone.ckpt")), "gone.ckpt: no such checkpoint"),
     ],
 )
 def test_eval_bad_options(tmp_path, opts, message):
@@ -182,7 +184,7 @@ def test_eval_end_to_end_on_cpu(tiny_run, tmp_path, monkeypatch, capfd):
     assert summary["prompt"] == manifest_prompt and summary["prompt_forced"] is False
     assert summary["math"]["example_prompt"] == PromptSpec.from_dict(manifest_prompt).generation_prompt(
         "计算 4204.22 + -2369.17 等于多少？")
-    assert summary["checkpoint"].endswith("_step000002.ckpt")
+    assert summary["checkpoint"] == str(run / "checkpoints" / "tiny_lora_step000002.ckpt")
     preds = [json.loads(line) for line in (out / "math_predictions.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [p["id"] for p in preds] == ["m01", "m02"] and all(isinstance(p["prediction"], str) for p in preds)
     squad_preds = [json.loads(line) for line in (out / "squad_predictions.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -198,3 +200,18 @@ def test_eval_end_to_end_on_cpu(tiny_run, tmp_path, monkeypatch, capfd):
         main()
     rescored = json.loads(capfd.readouterr().out)
     assert rescored["f1"] == summary["squad"]["f1"] and rescored["em"] == summary["squad"]["em"]
+
+
+def test_newest_checkpoint_is_resolved_and_passed_to_the_loader(tmp_path):
+    run = make_run(tmp_path / "run")
+    for sub, name in (("checkpoints", "tiny_lora_step000008.ckpt"), ("checkpoints", "tiny_lora_step000016.ckpt"),
+                      ("checkpoints", "tiny_lora_step000004.ckpt"), ("merged", "tiny_lora_step000008_merged.ckpt")):
+        (run / sub).mkdir(exist_ok=True)
+        (run / sub / name).write_bytes(b"")
+    model = FakeModel()
+    res = run_eval(run, tmp_path / "out", EvalOptions(math=MATH_REFS, limit=1), backend=model.backend())
+    assert model.loaded["checkpoint"] == run / "checkpoints" / "tiny_lora_step000016.ckpt"
+    assert res.summary["checkpoint"] == str(run / "checkpoints" / "tiny_lora_step000016.ckpt")
+    res = run_eval(run, tmp_path / "out", EvalOptions(math=MATH_REFS, limit=1, merged=True), backend=model.backend())
+    assert model.loaded["checkpoint"] == run / "merged" / "tiny_lora_step000008_merged.ckpt"
+    assert model.loaded["merged"] is True

@@ -213,7 +213,8 @@ def eval_cmd(
     squad: Optional[Path] = typer.Option(None, "--squad", help="SQuAD v1.1 JSON."),
     all_questions: bool = typer.Option(False, "--all-questions",
                                        help="SQuAD: every question, not only the first of each paragraph."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="A LoRA step checkpoint (default: newest)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="A checkpoint file: a LoRA step checkpoint, or a merged one with "
+                                                      "--merged (default: the newest)."),
     merged: bool = typer.Option(False, "--merged", help="Use a merged checkpoint (default: newest in RUN_DIR/merged)."),
     max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="New tokens per math answer (greedy)."),
     squad_max_new_tokens: int = typer.Option(20, "--squad-max-new-tokens", help="New tokens per SQuAD answer."),
@@ -257,7 +258,7 @@ def eval_cmd(
         if tasks:
             bar.stop()
     console.print(f"prompt {result.prompt.name!r} ({'forced' if result.summary['prompt_forced'] else 'as trained'})")
-    console.print(f"checkpoint {result.summary['checkpoint']}", soft_wrap=True)
+    console.print(f"checkpoint {result.summary['checkpoint'] or '(loader default)'}", soft_wrap=True)
     for warning in result.summary["warnings"]:
         err_console.print(f"[yellow]warning:[/yellow] {warning}")
     if result.math is not None:

@@ -146,6 +146,9 @@ def run_eval(run_dir: Path | str, out_dir: Path | str, opts: EvalOptions, backen
         if value < 1:
             raise MathDataError(f"{name} must be >= 1, got {value}", "e.g. 64 for math, 20 for SQuAD")
 
+    if opts.checkpoint is not None and not Path(opts.checkpoint).is_file():
+        raise MathDataError(f"{opts.checkpoint}: no such checkpoint",
+                            f"see {run_dir / ('merged' if opts.merged else 'checkpoints')}, or leave --checkpoint out")
     # everything that can be wrong with the inputs is checked before the (slow) model load
     info = read_run_info(run_dir)
     trained = PromptSpec.from_dict(info["prompt"], where=str(run_dir / "run.json"))
@@ -170,15 +173,15 @@ def run_eval(run_dir: Path | str, out_dir: Path | str, opts: EvalOptions, backen
                   + [len(tokenizer.encode(p)) + opts.squad_max_new_tokens for p in squad_prompts])
     trained_len = int(info.get("model_config", {}).get("seq_length") or 0)
     seq_length = max(trained_len, _round_up(longest, 32))
-    status(f"loading model (seq_length {seq_length})")
+    checkpoint = opts.checkpoint or newest_checkpoint(run_dir, opts.merged)
+    status(f"loading model (seq_length {seq_length}, checkpoint {checkpoint or 'default'})")
     started = time.perf_counter()
-    network, tokenizer, _, _ = backend.load_model(run_dir, opts.checkpoint, opts.merged, seq_length)
+    network, tokenizer, _, _ = backend.load_model(run_dir, checkpoint, opts.merged, seq_length)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     result = EvalResult(out_dir=out_dir, prompt=spec)
     summary: dict = {
-        "run_dir": str(run_dir), "checkpoint": str(opts.checkpoint) if opts.checkpoint else
-        ("newest merged" if opts.merged else _newest_lora(run_dir)), "merged": opts.merged,
+        "run_dir": str(run_dir), "checkpoint": str(checkpoint) if checkpoint else None, "merged": opts.merged,
         "prompt": spec.to_dict(), "trained_prompt": trained.to_dict(), "prompt_forced": spec != trained,
         "max_new_tokens": opts.max_new_tokens, "squad_max_new_tokens": opts.squad_max_new_tokens,
         "limit": opts.limit, "seq_length": seq_length, "warnings": warnings,
@@ -226,14 +229,15 @@ def _generate_all(backend: Backend, network, tokenizer, prompts: list[str], max_
     return outputs
 
 
-def _newest_lora(run_dir: Path) -> str:
-    """The checkpoint load_for_inference picks by default (the highest step), for the record."""
+def newest_checkpoint(run_dir: Path, merged: bool) -> Path | None:
+    """The highest-step LoRA checkpoint (RUN_DIR/checkpoints) or merged one (RUN_DIR/merged), or None.
+    Resolved here and passed to the loader explicitly, so eval.json names exactly what was loaded."""
     found = []
-    for path in Path(run_dir).glob("checkpoints/*.ckpt"):
-        m = re.search(r"_step(\d+)\.ckpt$", path.name)
+    for path in Path(run_dir).glob("merged/*.ckpt" if merged else "checkpoints/*.ckpt"):
+        m = re.search(r"_step(\d+)", path.name)
         if m:
             found.append((int(m.group(1)), path))
-    return str(max(found)[1]) if found else "newest"
+    return max(found)[1] if found else None
 
 
 def _round_up(n: int, k: int) -> int:
