@@ -29,6 +29,14 @@ def _emit_json(json_out: Optional[str], obj: dict) -> None:
         write_json_atomic(Path(json_out), obj)
 
 
+def _library_output_to_stderr():
+    """MindSpore/MindFormers/mindpet print log lines to stdout (some at import time); keep stdout for our
+    own output (YAML, JSON, summary) by pointing Python's stdout at stderr while they run."""
+    import contextlib
+
+    return contextlib.redirect_stdout(sys.stderr)
+
+
 class TrainProgress:
     """rich display of training events: step, loss, lr, tokens/s, ETA."""
 
@@ -117,8 +125,11 @@ def run(
 
         check_files(cfg, dry_run=True)
         read_manifest(data)
-        with tempfile.TemporaryDirectory(prefix="mathtrain-dry-") as scratch:  # MindFormers' import-time logs
+        with tempfile.TemporaryDirectory(prefix="mathtrain-dry-") as scratch, _library_output_to_stderr():
             os.environ.setdefault("LOCAL_DEFAULT_PATH", scratch)
+            from .runtime import quiet_mindformers
+
+            quiet_mindformers()
             arch = load_model_config(cfg)
         doc = build_yaml(cfg, arch, out, str(Path(out).resolve() / "data" / RECORD_FILE))
         sys.stdout.write(dump_yaml(doc))
@@ -131,7 +142,8 @@ def run(
 
         if max_steps is not None:
             raise MathDataError("--max-steps is CPU-only", "on ascend, set [train].epochs instead")
-        yaml_path, cmd = prepare_ascend(cfg, data, out, resume=resume)
+        with _library_output_to_stderr():
+            yaml_path, cmd = prepare_ascend(cfg, data, out, resume=resume)
         console.print(f"wrote {yaml_path}\nlaunching: {' '.join(cmd)}")
         code = launch(cmd)
         if code:
@@ -140,9 +152,10 @@ def run(
 
     from .train import train
 
-    progress = TrainProgress(console) if not (quiet or json_out == "-") else None
+    progress = TrainProgress(Console(stderr=True, highlight=False)) if not (quiet or json_out == "-") else None
     try:
-        result = train(cfg, data, out, max_steps=max_steps, resume=resume, on_event=progress)
+        with _library_output_to_stderr():
+            result = train(cfg, data, out, max_steps=max_steps, resume=resume, on_event=progress)
     finally:
         if progress is not None:
             progress.stop()
@@ -167,7 +180,8 @@ def merge(
 
     info = read_run(run_dir)
     use_output_dir(info.run_dir / "mindformers")
-    paths = merge_run(run_dir, checkpoint=checkpoint, keep_merged=keep_merged)
+    with _library_output_to_stderr():
+        paths = merge_run(run_dir, checkpoint=checkpoint, keep_merged=keep_merged)
     console = Console(quiet=quiet or json_out == "-", highlight=False)
     for path in paths:
         console.print(f"merged step {merged_step(path)}: {path}")

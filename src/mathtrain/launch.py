@@ -51,6 +51,9 @@ def prepare_ascend(cfg: TrainConfig, data_dir: Path, run_dir: Path, resume: bool
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     use_output_dir(run_dir / "mindformers")
+    from .runtime import quiet_mindformers
+
+    quiet_mindformers()
     prep = prepare(cfg, Path(data_dir), run_dir)
     doc = resume_overrides(prep.yaml_doc, run_dir) if resume else prep.yaml_doc
     yaml_path = run_dir / "mindformers.yaml"

@@ -25,3 +25,22 @@ def set_context(device: str, mode: str = "graph", seed: int | None = None) -> No
     ms.set_device("CPU" if device == "cpu" else "Ascend")
     if seed is not None:
         ms.set_seed(seed)
+    quiet_mindformers()
+
+
+def quiet_mindformers() -> None:
+    """MindFormers logs INFO lines to stdout (they would mix with `--json -` and the progress display):
+    keep its log files, but send only warnings and errors to stderr."""
+    import logging
+    import sys
+
+    from mindformers.tools.logger import get_logger
+
+    get_logger()  # created lazily; make sure it exists before adjusting its handlers
+    for name, item in list(logging.Logger.manager.loggerDict.items()):
+        if not name.startswith("mindformers") or not isinstance(item, logging.Logger):
+            continue
+        for handler in item.handlers:
+            if isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is sys.stdout:
+                handler.setStream(sys.stderr)
+                handler.setLevel(logging.WARNING)

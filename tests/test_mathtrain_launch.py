@@ -1,0 +1,101 @@
+"""The MindFormers YAML (`run --dry-run`) for CPU and Ascend, and the msrun command -- built, loaded by
+MindFormerConfig, never run here."""
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from train_helpers import FIXTURES, TINY_TOML, run_cli, write_build_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+PROD_TOML = ROOT / "configs" / "llama3-8b-lora.toml"
+pytestmark = pytest.mark.train
+
+
+def _dry_run(toml, tmp_path):
+    build = write_build_dir(tmp_path / "build", n=4)
+    out = tmp_path / "run"
+    proc = run_cli("run", "--config", str(toml), "--data", str(build), "--out", str(out), "--dry-run")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not out.exists()  # a dry run writes nothing
+    path = tmp_path / "printed.yaml"
+    path.write_text(proc.stdout, encoding="utf-8")
+    return proc.stdout, path
+
+
+def _mf_config(path, tmp_path):
+    from mathtrain.runtime import use_output_dir
+
+    use_output_dir(tmp_path / "mf")
+    from mindformers import MindFormerConfig
+
+    return MindFormerConfig(str(path))
+
+
+def test_cpu_dry_run_yaml_loads_in_mindformers(tmp_path):
+    text, path = _dry_run(TINY_TOML, tmp_path)
+    cfg = _mf_config(path, tmp_path)
+    mc = cfg.model.model_config
+    assert cfg.context.device_target == "CPU" and cfg.use_parallel is False
+    assert (mc.use_flash_attention, mc.fused_rms_norm, mc.use_rope_slice) == (False, False, True)
+    assert {mc.compute_dtype, mc.param_init_type, mc.layernorm_compute_type, mc.softmax_compute_type} == {"float32"}
+    assert (mc.hidden_size, mc.num_layers, mc.vocab_size, mc.seq_length) == (64, 2, 600, 96)
+    assert mc.pet_config.to_dict() == {"pet_type": "lora", "lora_rank": 8, "lora_alpha": 16.0, "lora_dropout": 0.0,
+                                       "target_modules": ".*wq|.*wk|.*wv|.*wo"}
+    assert cfg.optimizer.to_dict() == {"type": "AdamW", "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.01}
+    assert cfg.lr_schedule.type == "CosineWithWarmUpLR" and cfg.lr_schedule.learning_rate == 5e-3
+    assert cfg.train_dataset.data_loader.type == "MindDataset"
+    assert cfg.train_dataset.data_loader.dataset_dir.endswith("run/data/train.mindrecord")
+    assert cfg.processor.tokenizer.vocab_file == str(FIXTURES / "tiny" / "tokenizer.model")
+    assert "msrun" not in text
+
+
+def test_ascend_dry_run_yaml_and_msrun_command(tmp_path):
+    text, path = _dry_run(PROD_TOML, tmp_path)
+    cfg = _mf_config(path, tmp_path)
+    mc = cfg.model.model_config
+    assert cfg.context.device_target == "Ascend" and cfg.use_parallel is True and cfg.parallel.parallel_mode == 1
+    assert mc.compute_dtype == "bfloat16" and mc.param_init_type == "float32" and mc.use_flash_attention is True
+    assert mc.fused_rms_norm is not False and mc.use_rope_slice is False  # the CPU workarounds are CPU-only
+    assert (cfg.parallel_config.data_parallel, cfg.parallel_config.model_parallel,
+            cfg.parallel_config.pipeline_stage) == (1, 4, 1)
+    assert (mc.hidden_size, mc.num_layers, mc.n_kv_heads, mc.vocab_size, mc.intermediate_size) == (
+        4096, 32, 8, 128256, 14336)
+    assert mc.pet_config.lora_rank == 8 and mc.pet_config.target_modules == ".*wq|.*wv"
+    assert (cfg.runner_config.epochs, cfg.runner_config.batch_size, mc.seq_length) == (6, 64, 256)
+    assert cfg.runner_wrapper.scale_sense.type == "DynamicLossScaleUpdateCell"
+    assert cfg.load_checkpoint == "/data/llama3-8b/llama3_8b.ckpt"
+    launch = [line for line in text.splitlines() if line.startswith("# launch: ")]
+    assert len(launch) == 1
+    cmd = launch[0][len("# launch: "):].split()
+    assert cmd[:3] == ["msrun", "--worker_num=4", "--local_worker_num=4"]
+    assert cmd[-5].endswith("mathtrain/ascend_runner.py") and Path(cmd[-5]).is_file()
+    assert cmd[-4:-2] == ["--config", str(tmp_path / "run" / "mindformers.yaml")]
+
+
+def test_prepare_ascend_writes_records_yaml_and_command(tmp_path):
+    from mathtrain.config import load_config
+    from mathtrain.launch import prepare_ascend
+
+    cfg = load_config(TINY_TOML)
+    cfg = cfg.with_overrides("run", device="ascend", devices=2).with_overrides("parallel", model_parallel=2)
+    build = write_build_dir(tmp_path / "build", n=16)
+    yaml_path, cmd = prepare_ascend(cfg, build, tmp_path / "run", resume=True)
+    run = (tmp_path / "run").resolve()
+    assert cmd == ["msrun", "--worker_num=2", "--local_worker_num=2", "--master_port=8118",
+                   f"--log_dir={run / 'msrun_log'}", "--join=True", "--cluster_time_out=7200",
+                   str(ROOT / "src" / "mathtrain" / "ascend_runner.py"), "--config", str(yaml_path),
+                   "--run-dir", str(run)]
+    doc = yaml.safe_load(yaml_path.read_text())
+    assert doc["resume_training"] is True and doc["load_checkpoint"] == str(run / "checkpoints")
+    assert doc["parallel_config"]["model_parallel"] == 2 and doc["lr_schedule"]["total_steps"] == 8  # 16/8 x 4
+    assert Path(doc["train_dataset"]["data_loader"]["dataset_dir"]).is_file()  # tokenised on the host
+
+
+def test_ascend_runner_has_a_cli():
+    import subprocess
+
+    proc = subprocess.run([sys.executable, str(ROOT / "src" / "mathtrain" / "ascend_runner.py"), "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "--config" in proc.stdout and "--run-dir" in proc.stdout
