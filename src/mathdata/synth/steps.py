@@ -168,7 +168,7 @@ def _product_lines(a: Decimal, b: Decimal) -> tuple[list[str], Decimal]:
         lines.append("部分积相加：" + " + ".join(map(str, partial)) + f" = {product}")
     value = Decimal(product).scaleb(-(pa + pb))
     if pa or pb:
-        lines.append(f"点回 {pa + pb} 位小数：{t(value)}")
+        lines.append(f"点回 {pa + pb} 位小数：{fixed(value)}")
     return lines, value
 
 
@@ -201,8 +201,8 @@ def mul_steps(ctx: StepContext) -> list[str]:
     rule, negative = _sign_rule(a, b, "先定符号")
     lines, value = _product_lines(a, b)
     lines = [rule] + lines
-    if negative:
-        lines.append(f"加上负号：-{t(value)}")
+    if negative and value:
+        lines.append(f"加上负号：-{fixed(value)}")
     return lines + [ctx.result(f"所以 {ctx.texts['a']} × {p(ctx.texts['b'])}", t(ctx.answer))]
 
 
