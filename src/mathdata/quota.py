@@ -62,11 +62,12 @@ def load_quotas(path: Path | str, rules: Rules) -> QuotaTable:
     path = Path(path)
     data = read_toml(path)
     unknown = set(data) - set(TOP_KEYS)
-    if unknown:
-        raise MathDataError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}", f"valid top-level keys: {', '.join(TOP_KEYS)}")
     table = data.get("quotas")
     if not isinstance(table, dict) or not table:
-        raise MathDataError(f"{path}: no [quotas] table", "add [quotas] with lines like `equation = 25000`")
+        stray = f" (found {', '.join(sorted(unknown))} at the top level)" if unknown else ""
+        raise MathDataError(f"{path}: no [quotas] table{stray}", "put the counts under [quotas], e.g. `equation = 25000`")
+    if unknown:
+        raise MathDataError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}", f"valid top-level keys: {', '.join(TOP_KEYS)}")
     valid = list(rules.categories)
     quotas, owner = [], {}
     for name, value in table.items():
