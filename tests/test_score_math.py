@@ -109,3 +109,22 @@ def test_numeric_ids_match_string_ids(tmp_path):
     preds = write_jsonl(tmp_path / "p.jsonl", [{"id": 1, "prediction": "答案：3"}])
     refs = write_jsonl(tmp_path / "r.jsonl", [{"id": "1", "category": "add", "problem": "1+2", "solution": "1 + 2 = 3"}])
     assert score_math_files(preds, refs).correct == 1
+
+
+def test_raw_eval_set_gets_line_ids_and_rule_categories(tmp_path):
+    refs = write_jsonl(tmp_path / "eval.jsonl", [
+        {"problem": "计算 -7545.45 + -5832.66 等于多少？", "solution": "-7545.45 + -5832.66 = -13378.11"},
+        {"problem": "将分数 5/6 进行简化。", "solution": "最简化的形式为：5/6"},
+        {"problem": "What is $2^{10}$?", "solution": "$\\\\boxed{1024}$"},
+    ])
+    preds = write_jsonl(tmp_path / "p.jsonl", [{"id": "1", "prediction": "-13378.11"}, {"id": "2", "prediction": "5/6"},
+                                               {"id": 3, "prediction": "1000"}])
+    score = score_math_files(preds, refs, rules_dir=ROOT / "rules")
+    assert [(i.id, i.category, i.correct) for i in score.items] == [
+        ("1", "add", True), ("2", "simplify", True), ("3", "english", False)]
+
+
+def test_ids_on_some_lines_only_is_an_error(tmp_path):
+    refs = write_jsonl(tmp_path / "r.jsonl", [{"id": "a", "solution": "1"}, {"solution": "2"}])
+    with pytest.raises(MathDataError, match=r"r\.jsonl:2: missing field 'id'"):
+        score_math_files(write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "prediction": "1"}]), refs)

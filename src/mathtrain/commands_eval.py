@@ -88,11 +88,13 @@ def render_math(console: Console, score, title: str = "Math accuracy") -> None:
 def score_math_cmd(
     predictions: Path = typer.Option(..., "--predictions", "-p", help="JSONL of {\"id\", \"prediction\"}."),
     references: Path = typer.Option(..., "--references", "-r",
-                                    help="The build's JSONL of {\"id\", \"category\", \"problem\", \"solution\"}."),
+                                    help="The build's JSONL of {\"id\", \"category\", \"problem\", "
+                                         "\"solution\"} (without ids: line numbers; without categories: "
+                                         "classified by the rules)."),
     rel_tol: float = typer.Option(1e-4, "--rel-tol", help="Relative tolerance for decimal references."),
     abs_tol: Optional[float] = typer.Option(None, "--abs-tol",
                                             help="Also accept |pred - ref| <= this (contest style, e.g. 1e-2)."),
-    rules: Optional[Path] = typer.Option(None, "--rules", help="Rules folder, for the category order."),
+    rules: Optional[Path] = typer.Option(None, "--rules", help="Rules folder: category order, classification."),
     json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
@@ -100,7 +102,7 @@ def score_math_cmd(
     from .evaluate.math_score import category_order, score_math_files
 
     score = score_math_files(predictions, references, rel_tol=rel_tol, abs_tol=abs_tol,
-                             category_order=category_order(rules))
+                             category_order=category_order(rules), rules_dir=rules)
     render_math(_console(quiet, json_out), score)
     _emit_json(json_out, score.to_dict())
 

@@ -93,23 +93,60 @@ class MathScore:
         }
 
 
-def load_references(path: Path | str) -> list[Reference]:
-    """The build's JSONL (`id`, `category`, `problem`, `solution`); duplicate ids refused."""
+def load_references(path: Path | str, rules_dir: Path | str | None = None) -> list[Reference]:
+    """The build's JSONL (`id`, `category`, `problem`, `solution`); duplicate ids refused.
+
+    A raw eval set with only `problem`/`solution` (the contest's format) works too: ids are then the line
+    numbers ("1", "2", ...; all lines or none must have an id), and categories come from classifying the
+    problems with the rules (`mathdata.classify`), as the audit does."""
     refs: list[Reference] = []
     seen: dict[str, int] = {}
-    for lineno, obj in read_jsonl(path, ("id", "solution")):
-        rid = str(obj["id"])
+    with_id: bool | None = None
+    for lineno, obj in read_jsonl(path, ("solution",)):
+        if with_id is None:
+            with_id = "id" in obj
+        elif with_id != ("id" in obj):
+            raise MathDataError(f"{path}:{lineno}: {'missing' if with_id else 'unexpected'} field 'id' "
+                                f"(line {next(iter(seen.values()))} {'has' if with_id else 'has none'})",
+                                "give every line an id, or none (then ids are line numbers)")
+        rid = str(obj["id"]) if with_id else str(lineno)
         if rid in seen:
             raise MathDataError(f"{path}:{lineno}: duplicate id {rid!r} (first on line {seen[rid]})",
                                 "reference ids must be unique")
         seen[rid] = lineno
         if not isinstance(obj["solution"], str):
             raise MathDataError(f"{path}:{lineno}: solution of id {rid!r} is not text", "fix the reference file")
-        refs.append(Reference(id=rid, category=str(obj.get("category") or NO_CATEGORY),
+        category = obj.get("category")
+        refs.append(Reference(id=rid, category=str(category) if category else "",
                               problem=str(obj.get("problem") or ""), solution=obj["solution"]))
     if not refs:
         raise MathDataError(f"{path}: no references", "pass the build's eval JSONL")
+    if any(not r.category for r in refs):
+        refs = _classify_missing(refs, rules_dir)
     return refs
+
+
+def _classify_missing(refs: list[Reference], rules_dir: Path | str | None) -> list[Reference]:
+    """Fill missing categories from the rules' templates (english / word_problem / other otherwise)."""
+    try:
+        import polars as pl
+
+        from mathdata.classify import classify
+        from mathdata.rules import load_rules
+
+        todo = [r.problem for r in refs if not r.category]
+        df = classify(pl.DataFrame({"problem": todo}, schema={"problem": pl.String}), load_rules(rules_dir))
+        found = iter(df["category"].to_list())
+    except (MathDataError, ImportError):
+        found = iter([])
+    out = []
+    for r in refs:
+        if r.category:
+            out.append(r)
+        else:
+            cat = next(found, None) or NO_CATEGORY
+            out.append(Reference(r.id, cat, r.problem, r.solution))
+    return out
 
 
 def score_math(predictions: Mapping[str, str | None], references: Sequence[Reference],
@@ -137,9 +174,9 @@ def score_math(predictions: Mapping[str, str | None], references: Sequence[Refer
 
 def score_math_files(predictions: Path | str, references: Path | str,
                      rel_tol: float = 1e-4, abs_tol: float | None = None,
-                     category_order: Sequence[str] = ()) -> MathScore:
+                     category_order: Sequence[str] = (), rules_dir: Path | str | None = None) -> MathScore:
     """Read both files, insist the ids correspond one to one, and score."""
-    refs = load_references(references)
+    refs = load_references(references, rules_dir)
     preds = load_predictions(predictions)
     check_ids(predictions, references, preds.keys(), [r.id for r in refs])
     return score_math(preds, refs, rel_tol=rel_tol, abs_tol=abs_tol, category_order=category_order)

@@ -158,7 +158,7 @@ def run_eval(run_dir: Path | str, out_dir: Path | str, opts: EvalOptions, backen
     if built is not None and built != trained.to_dict() and built != info["prompt"]:
         warnings.append(f"the build at {info['data_dir']} now records prompt {built.get('name')!r}; the model was "
                         f"trained with {trained.name!r}, which is what is used")
-    refs: list[Reference] = _first(load_references(opts.math), opts.limit) if opts.math else []
+    refs: list[Reference] = _first(load_references(opts.math, opts.rules_dir), opts.limit) if opts.math else []
     examples: list[SquadExample] = (_first(load_squad(opts.squad, opts.first_question_only), opts.limit)
                                     if opts.squad else [])
     math_prompts = [spec.generation_prompt(r.problem) for r in refs]
