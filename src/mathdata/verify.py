@@ -193,27 +193,35 @@ def verify_record(t: Template, norm_problem: str, solution: str) -> tuple[str, s
     return "verified", "verified"
 
 
-def _verify_rows(rows: list[tuple[str, str, str]], rules_dir: str) -> list[tuple[str, str]]:
-    from .rules import load_rules
-    templates = {t.name: t for t in load_rules(rules_dir).templates}
-    return [verify_record(templates[name], norm, sol) for name, norm, sol in rows]
+_WORK: tuple = ()  # (rows, templates) handed to forked workers without pickling them
+
+
+def _verify_slice(bounds: tuple[int, int]) -> list[tuple[str, str]]:
+    rows, templates = _WORK
+    return [verify_record(templates[name], norm, sol) for name, norm, sol in rows[bounds[0]:bounds[1]]]
 
 
 def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
     """Add `status` and `reason` to a classified frame (columns template, norm, solution).
-    Each distinct (template, problem, solution) is checked once."""
+    Each distinct (template, problem, solution) is checked once; large inputs are split over
+    `workers` forked processes (rows reach them by fork, only the short results travel back)."""
+    global _WORK
     keys = (df.filter(pl.col("template").is_not_null())
             .select("template", "norm", "solution").unique(maintain_order=True))
     rows = keys.rows()
+    templates = {t.name: t for t in rules.templates}
     if workers > 1 and len(rows) > 50_000:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
-        chunk = (len(rows) + workers - 1) // workers
-        with ProcessPoolExecutor(workers) as pool:
-            parts = pool.map(_verify_rows, [rows[i:i + chunk] for i in range(0, len(rows), chunk)],
-                             [str(rules.directory)] * workers)
-            results = [r for part in parts for r in part]
+        step = (len(rows) + workers - 1) // workers
+        _WORK = (rows, templates)
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                results = [r for part in pool.map(_verify_slice, [(i, i + step) for i in range(0, len(rows), step)])
+                           for r in part]
+        finally:
+            _WORK = ()
     else:
-        templates = {t.name: t for t in rules.templates}
         results = [verify_record(templates[name], norm, sol) for name, norm, sol in rows]
     keys = keys.with_columns(status=pl.Series([r[0] for r in results], dtype=pl.String),
                              reason=pl.Series([r[1] for r in results], dtype=pl.String))
