@@ -142,3 +142,14 @@ def test_extract_then_match_round_trip():
     output = "我们计算平方根。\n答案：75.0798"
     assert answers_match(extract_answer(output), extract_answer(solution)) is True
     assert answers_match(extract_answer("答案：75.2"), extract_answer(solution)) is False
+
+
+def test_long_and_pathological_outputs_stay_fast():
+    import time
+
+    start = time.perf_counter()
+    assert extract_answer("\\boxed{" * 3000 + "1") == "1"  # 3000 unclosed boxes: was quadratic
+    assert extract_answer("1," * 20000) == "1"
+    assert extract_answer("答案：" * 5000) is None
+    assert parse_number("1" * 5000) is None  # beyond int's digit limit: no value, no crash
+    assert time.perf_counter() - start < 1.0

@@ -171,18 +171,22 @@ def _numbers(text: str) -> list[re.Match]:
 
 
 def _boxed(text: str) -> str | None:
-    """Content of the last complete \\boxed{...} (nested braces), or None."""
-    for m in reversed(list(_BOX_RE.finditer(text))):
+    """Content of the last complete \\boxed{...} (nested braces), or None. Linear time."""
+    boxes = list(_BOX_RE.finditer(text))
+    if not boxes:
+        return None
+    closing: dict[int, int] = {}
+    stack: list[int] = []
+    for j, ch in enumerate(text):
+        if ch == "{":
+            stack.append(j)
+        elif ch == "}" and stack:
+            closing[stack.pop()] = j
+    for m in reversed(boxes):
         i = m.end()
         if i < len(text) and text[i] == "{":
-            depth = 0
-            for j in range(i, len(text)):
-                if text[j] == "{":
-                    depth += 1
-                elif text[j] == "}":
-                    depth -= 1
-                    if depth == 0:
-                        return text[i + 1:j].strip()
+            if i in closing:
+                return text[i + 1:closing[i]].strip()
             continue  # unclosed: try an earlier box
         nm = NUMBER_RE.match(text, i)
         if nm:
