@@ -5,7 +5,7 @@ import polars as pl
 import xxhash
 from datasketch import MinHash, MinHashLSH
 
-from ..normalize import canonical_numbers_expr
+from ..normalize import canonical_numbers_expr, mask_numbers_expr
 from .config import DedupConfig
 
 
@@ -64,6 +64,7 @@ def near_clusters(reps: pl.DataFrame, cfg: DedupConfig) -> tuple[list[int], dict
     keyed = reps.select(
         pl.col("norm"), pl.col("template"),
         nums=canonical_numbers_expr(pl.col("norm")),
+        family=mask_numbers_expr(pl.col("norm")),
         ops=pl.col("norm").str.extract_all(OPERATORS).list.unique().list.sort().list.join(""),
         words=_words_expr(cfg),
     ).with_row_index("i").with_columns(
@@ -86,6 +87,7 @@ def near_clusters(reps: pl.DataFrame, cfg: DedupConfig) -> tuple[list[int], dict
     if candidates:
         rows = keyed[candidates]
         texts, block_of, tmpl = rows["norm"].to_list(), rows["block"].to_list(), rows["template"].to_list()
+        family, ordered = rows["family"].to_list(), rows["ordered"].to_list()
         sigs = signatures(texts, cfg)
         lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
         with lsh.insertion_session() as session:
@@ -97,6 +99,8 @@ def near_clusters(reps: pl.DataFrame, cfg: DedupConfig) -> tuple[list[int], dict
                     continue
                 if tmpl[j] is not None and tmpl[k] is not None:
                     continue  # two template records: only rule 1 applies
+                if family[j] == family[k] and ordered[j] != ordered[k]:
+                    continue  # same wording, numbers in another order ("3:12" vs "12:3"): siblings
                 if sig.jaccard(sigs[j]) >= cfg.threshold:
                     uf.union(candidates[k], candidates[j])
                     stats["minhash_pairs"] += 1
