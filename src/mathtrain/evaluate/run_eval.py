@@ -174,7 +174,7 @@ def run_eval(run_dir: Path | str, out_dir: Path | str, opts: EvalOptions, backen
     trained_len = int(info.get("model_config", {}).get("seq_length") or 0)
     seq_length = max(trained_len, _round_up(longest, 32))
     checkpoint = opts.checkpoint or newest_checkpoint(run_dir, opts.merged)
-    status(f"loading model (seq_length {seq_length}, checkpoint {checkpoint or 'default'})")
+    status(f"loading model (seq_length {seq_length}, {Path(checkpoint).name if checkpoint else 'default checkpoint'})")
     started = time.perf_counter()
     network, tokenizer, _, _ = backend.load_model(run_dir, checkpoint, opts.merged, seq_length)
 
