@@ -78,7 +78,7 @@ class TrainSection:
     epochs: int = _f(6, "passes over the training set", min=1)
     batch_size: int = _f(64, "global batch size (samples per optimizer step)", min=1)
     seq_length: int = _f(256, "tokens per sample the model sees; records hold seq_length + 1 tokens", min=8)
-    max_steps: int = _f(0, "stop after this many optimizer steps; 0 = epochs * steps per epoch", min=0)
+    max_steps: int = _f(0, "stop after this many optimizer steps (the LR schedule spans them); 0 = epochs * steps per epoch", min=0)
     save_steps: int = _f(0, "save a LoRA checkpoint every N steps; 0 = once per epoch (always at the end)", min=0)
     log_steps: int = _f(1, "write a metrics.jsonl line every N steps", min=1)
     keep_checkpoints: int = _f(0, "keep only the newest N step checkpoints (0 = keep all); merge needs them", min=0)
@@ -87,7 +87,7 @@ class TrainSection:
 @dataclass(frozen=True)
 class ParallelSection:
     data_parallel: int = _f(0, "data-parallel ways on ascend; 0 = devices / (model_parallel * pipeline_stage)", min=0)
-    model_parallel: int = _f(0, "tensor (model) parallel ways on ascend; 0 = devices", min=0)
+    model_parallel: int = _f(0, "tensor (model) parallel ways on ascend; 0 = devices / pipeline_stage", min=0)
     pipeline_stage: int = _f(1, "pipeline stages on ascend", min=1)
     micro_batch_num: int = _f(1, "micro batches per step when pipeline_stage > 1", min=1)
     recompute: bool = _f(True, "recompute activations on ascend (saves memory)")

@@ -49,12 +49,14 @@ def checkpoint_prefix(cfg: TrainConfig) -> str:
     return f"{cfg.model.name}_lora"
 
 
-def build_yaml(cfg: TrainConfig, arch: dict, run_dir: Path, records_path: str, total_steps: int = -1) -> dict:
-    """The full MindFormers config as a plain dict. `total_steps` -1 lets MindFormers derive it."""
+def build_yaml(cfg: TrainConfig, arch: dict, run_dir: Path, records_path: str, total_steps: int = -1,
+               steps_per_epoch: int = 0) -> dict:
+    """The full MindFormers config as a plain dict. `total_steps` -1 lets MindFormers derive it;
+    `steps_per_epoch` (0 = unknown, as in a dry run) sets the per-epoch checkpoint interval."""
     run_dir = Path(run_dir).resolve()
     dp, mp, pp = cfg.parallel_ways()
     cpu = cfg.is_cpu
-    steps_per_save = cfg.train.save_steps or 0
+    steps_per_save = cfg.train.save_steps or steps_per_epoch
     dataset = {
         "data_loader": {"type": "MindDataset", "dataset_dir": str(records_path), "shuffle": True},
         "input_columns": ["input_ids", "labels"],

@@ -50,7 +50,8 @@ class TrainResult:
     steps_per_epoch: int
     first_loss: float
     last_loss: float
-    tokens_per_s: float  # steady state (the first, compiling, step excluded)
+    tokens_per_s: float  # batch x seq_length per second of wall clock after the first (compiling) step,
+    #                      data slicing, logging and checkpoint saves included
     elapsed_s: float
     trainable_params: int
     total_params: int
@@ -153,7 +154,7 @@ def prepare(cfg: TrainConfig, data_dir: Path, run_dir: Path, max_steps: int | No
     records = build_records(Path(data_dir), tokenizer, cfg.tokenizer.path, cfg.tokenizer.type,
                             cfg.train.seq_length, run_dir / "data")
     per_epoch, total = plan_steps(records.samples, cfg, max_steps)
-    doc = build_yaml(cfg, arch, run_dir, records.path, total_steps=total)
+    doc = build_yaml(cfg, arch, run_dir, records.path, total_steps=total, steps_per_epoch=per_epoch)
     tmp = run_dir / ".mindformers.yaml.tmp"
     tmp.write_text(dump_yaml(doc), encoding="utf-8")
     os.replace(tmp, run_dir / "mindformers.yaml")
@@ -248,16 +249,11 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
     first_loss = last_loss = float("nan")
     t_begin = time.perf_counter()
     t_mark, steps_since = t_begin, 0
-    steady_time, steady_steps = 0.0, 0
+    t_steady = None  # wall clock after the first (compiling) step: everything after it counts
     written = []
     for s in range(start, prep.total_steps):
         idx = batch_indices(cfg.run.seed, len(ids_all), prep.steps_per_epoch, batch, s)
-        t0 = time.perf_counter()
         loss = float(step_cell(Tensor(ids_all[idx]), Tensor(labels_all[idx])).asnumpy())
-        t1 = time.perf_counter()
-        if s > start:  # the first step compiles the graph
-            steady_time += t1 - t0
-            steady_steps += 1
         step = s + 1
         steps_since += 1
         if not np.isfinite(loss):
@@ -285,8 +281,12 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
             log.line(f"checkpoint {path.name}")
             emit("checkpoint", {"step": step, "path": str(path)})
             _prune(run_dir, cfg.train.keep_checkpoints)
-    elapsed = time.perf_counter() - t_begin
-    tps = tokens_per_step * steady_steps / steady_time if steady_steps else 0.0
+        if s == start:
+            t_steady = time.perf_counter()
+    t_end = time.perf_counter()
+    elapsed = t_end - t_begin
+    steady_steps = prep.total_steps - start - 1
+    tps = tokens_per_step * steady_steps / (t_end - t_steady) if steady_steps > 0 else 0.0
     result = TrainResult(run_dir=str(run_dir), start_step=start, steps=prep.total_steps,
                          total_steps=prep.total_steps, steps_per_epoch=prep.steps_per_epoch,
                          first_loss=first_loss, last_loss=last_loss, tokens_per_s=tps, elapsed_s=elapsed,

@@ -1,0 +1,131 @@
+"""Benchmark: tokens/s of `mathtrain run` against a bare MindSpore TrainOneStepCell loop, same tiny model
+(fixtures/tiny), same LoRA, optimizer, LR schedule, MindRecord data and batch order, both on CPU.
+
+    .venv/bin/python bench/bench_train.py [--steps 200] [--repeats 3] [--json bench/results_train.json]
+
+Each measurement is a fresh process. `mathtrain run` is timed as shipped: its own steady-state figure
+(wall clock after the compiling first step; batch slicing, metrics/log lines every step and checkpoint
+saves every 8 steps included). The bare loop runs the same model for the same steps, reading the loss
+each step and doing nothing else; it is timed the same way (first step excluded). tokens = batch x seq.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "fixtures" / "tiny" / "train.toml"
+
+BARE_LOOP = r'''
+import json, sys, time
+import numpy as np
+run_dir, steps = sys.argv[1], int(sys.argv[2])
+from mathtrain.runtime import use_output_dir, set_context
+use_output_dir(run_dir + "/bare-mf")
+info = json.load(open(run_dir + "/run.json"))
+cfg = info["config"]
+set_context("cpu", cfg["run"]["mode"], cfg["run"]["seed"])
+import mindspore as ms
+from mindspore import Tensor, nn
+from mindformers.core.lr import CosineWithWarmUpLR
+from mindformers.core.optim import AdamW
+from mathtrain.model import build_network, load_weights
+from mathtrain.records import load_records
+from mathtrain.train import batch_indices
+net = build_network(info["model_config"], lora=True)
+load_weights(net, info["base_checkpoint"])
+lr = CosineWithWarmUpLR(learning_rate=cfg["lr"]["learning_rate"], lr_end=cfg["lr"]["lr_end"],
+                        warmup_ratio=cfg["lr"]["warmup_ratio"], total_steps=steps)
+opt = AdamW(net.trainable_params(), learning_rate=lr, betas=(cfg["optimizer"]["beta1"], cfg["optimizer"]["beta2"]),
+            eps=cfg["optimizer"]["eps"], weight_decay=cfg["optimizer"]["weight_decay"])
+cell = nn.TrainOneStepCell(net, opt)
+cell.set_train(True)
+ids, labels = load_records(info["records"]["path"])
+batch, per_epoch, seed = cfg["train"]["batch_size"], info["steps_per_epoch"], cfg["run"]["seed"]
+batches = [batch_indices(seed, len(ids), per_epoch, batch, s) for s in range(steps)]
+losses = []
+for s in range(steps):
+    losses.append(float(cell(Tensor(ids[batches[s]]), Tensor(labels[batches[s]])).asnumpy()))
+    if s == 0:
+        t0 = time.perf_counter()
+elapsed = time.perf_counter() - t0
+print(json.dumps({"tokens_per_s": batch * cfg["train"]["seq_length"] * (steps - 1) / elapsed,
+                  "first_loss": losses[0], "last_loss": losses[-1]}))
+'''
+
+
+def write_data(path: Path, n: int, seed: int = 0) -> Path:
+    rnd = random.Random(seed)
+    path.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(n):
+        a, b = Decimal(rnd.randint(100, 99999)) / 100, Decimal(rnd.randint(100, 99999)) / 100
+        op = "+-"[i % 2]
+        value = a + b if op == "+" else a - b
+        lines.append(json.dumps({"id": f"b{i}", "category": "add", "problem": f"计算 {a} {op} {b} 等于多少？",
+                                 "solution": f"{a} {op} {b} = {value}"}, ensure_ascii=False))
+    (path / "train.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (path / "manifest.json").write_text(json.dumps({"prompt": {"name": "plain", "human": "{problem}",
+                                                               "chat": "vicuna_v1.1"}, "seed": seed, "outputs": {}}))
+    return path
+
+
+def mathtrain_run(data: Path, out: Path, steps: int) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    result = out.parent / (out.name + ".json")
+    cmd = [sys.executable, "-c", "from mathtrain.cli import main; main()", "run", "--config", str(TINY),
+           "--data", str(data), "--out", str(out), "--max-steps", str(steps), "--quiet", "--json", str(result)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(result.read_text())
+
+
+def bare_loop(run_dir: Path, steps: int) -> dict:
+    proc = subprocess.run([sys.executable, "-c", BARE_LOOP, str(run_dir), str(steps)], check=True,
+                          capture_output=True, text=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=1024)
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
+        tmp = Path(tmp)
+        data = write_data(tmp / "data", args.samples)
+        ours, bare = [], []
+        for r in range(args.repeats):  # alternate, so machine-load drift hits both alike
+            res = mathtrain_run(data, tmp / "run", args.steps)
+            ours.append(res["tokens_per_s"])
+            b = bare_loop(tmp / "run", args.steps)
+            bare.append(b["tokens_per_s"])
+            print(f"repeat {r + 1}: mathtrain run {ours[-1]:,.0f} tok/s (loss {res['first_loss']:.3f} -> "
+                  f"{res['last_loss']:.3f}); bare TrainOneStepCell {bare[-1]:,.0f} tok/s "
+                  f"(loss {b['first_loss']:.3f} -> {b['last_loss']:.3f})", flush=True)
+    figures = {
+        "steps": args.steps, "repeats": args.repeats, "samples": args.samples,
+        "batch_x_seq": "8 x 96", "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+        "mathtrain_tokens_per_s": statistics.median(ours), "bare_tokens_per_s": statistics.median(bare),
+        "ratio": statistics.median(ours) / statistics.median(bare),
+        "mathtrain_all": ours, "bare_all": bare,
+    }
+    print(f"median: mathtrain run {figures['mathtrain_tokens_per_s']:,.0f} tok/s, bare loop "
+          f"{figures['bare_tokens_per_s']:,.0f} tok/s, ratio {figures['ratio']:.3f} (target >= 0.9)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
