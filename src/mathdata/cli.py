@@ -64,6 +64,10 @@ def audit(
         write_text(html_out, render_html(stats))
 
 
+# Command modules register themselves on `app` when imported.
+from . import commands_build  # noqa: E402,F401
+
+
 def main() -> None:
     run_cli(app, "mathdata")
 
