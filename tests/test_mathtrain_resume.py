@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from train_helpers import SHARED_STEPS, TINY_TOML, cli_args, read_metrics, run_cli, shared_run
+from train_helpers import SHARED_STEPS, TINY_TOML, cli_args, read_metrics, run_cli, shared_run, write_build_dir
 
 pytestmark = pytest.mark.train
 
@@ -66,6 +66,7 @@ def test_resumed_run_matches_uninterrupted_run(resumed):
 
 
 def test_resume_without_checkpoints_is_an_error(tmp_path):
-    proc = run_cli("run", "--config", str(TINY_TOML), "--data", str(tmp_path), "--out", str(tmp_path / "r"),
+    build = write_build_dir(tmp_path / "build", n=8)
+    proc = run_cli("run", "--config", str(TINY_TOML), "--data", str(build), "--out", str(tmp_path / "r"),
                    "--resume")
     assert proc.returncode == 2 and "nothing to resume" in proc.stderr and "Traceback" not in proc.stderr

@@ -169,6 +169,8 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
         raise MathDataError("train() runs the CPU loop", "for device = 'ascend' use launch.launch_ascend")
     emit = on_event or (lambda kind, info: None)
     data_dir, run_dir = Path(data_dir), Path(run_dir).resolve()
+    check_files(cfg)  # cheap checks first: no MindSpore import for a typo
+    read_manifest(data_dir)
     start_ckpt = _check_run_dir(run_dir, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
 
