@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -33,6 +33,7 @@ from .decontam import NGRAM, OVERLAP, EvalIndex, decontaminate, load_eval_sets
 from .dedup import find_duplicates, load_dedup_config
 from .errors import MathDataError
 from .io import read_records, sha256_file
+from .normalize import normalize_expr
 from .progress import Steps
 from .prompts import PromptSpec, load_prompts
 from .quota import PlanRow, QuotaTable, load_quotas, make_plan, sample, shortfall_error, top_up
@@ -235,12 +236,12 @@ class BuildOptions:
     workers: int = 2
 
     def check(self) -> "BuildOptions":
-        if self.round_to is not None and self.style is None:
-            self.style = "plain"  # --round alone rewrites the real wording with rounded answers
-        if self.style is not None and self.style not in STYLES:
-            raise MathDataError(f"--style {self.style!r}: unknown", f"valid: {', '.join(STYLES)}")
-        check_round(self.round_to)
-        return self
+        """A checked copy; --round alone means --style plain (the real wording, rounded answers)."""
+        opts = replace(self, style="plain") if self.round_to is not None and self.style is None else replace(self)
+        if opts.style is not None and opts.style not in STYLES:
+            raise MathDataError(f"--style {opts.style!r}: unknown", f"valid: {', '.join(STYLES)}")
+        check_round(opts.round_to)
+        return opts
 
     def to_dict(self) -> dict:
         return {"top_up": self.top_up, "keep_english": self.keep_english, "keep_wrong": self.keep_wrong,
@@ -355,10 +356,8 @@ def _top_up(df: pl.DataFrame, raw: pl.DataFrame, plan: list[PlanRow], rules: Rul
     if not any(r.top_up > 0 for r in plan):
         stages.append(StageStats("top_up", before, before))
         return df
-    exclude = set(df["norm"].to_list())
-    exclude.update(raw.select(pl.col("problem").str.strip_chars()).to_series().to_list())
-    from .normalize import normalize_expr
-    exclude.update(raw.select(normalize_expr(pl.col("problem")))["problem"].to_list())
+    # never repeat any input problem (kept or dropped) nor one made in an earlier round
+    exclude = set(raw.select(normalize_expr(pl.col("problem")))["problem"].to_list())
     check = index.check_norms if index is not None and len(index) else None
     settings = SynthSettings(split="train")
     pending = [PlanRow(r.quota, r.categories, r.wanted, r.available, r.taken, r.top_up, r.generatable) for r in plan]
