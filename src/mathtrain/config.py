@@ -270,6 +270,9 @@ def load_model_config(cfg: TrainConfig) -> dict:
 def _llama_config_keys() -> set[str]:
     import inspect
 
+    from .runtime import default_output_dir
+
+    default_output_dir()
     from mindformers import LlamaConfig
 
     names = set(inspect.signature(LlamaConfig.__init__).parameters) - {"self", "kwargs"}

@@ -18,6 +18,15 @@ def use_output_dir(path: Path | str) -> None:
     os.environ.setdefault("MS_SUBMODULE_LOG_v", "{ME:3}")
 
 
+def default_output_dir() -> None:
+    """Before a bare `import mindformers` (config checks, tokenizer loading): if no run directory was chosen,
+    send MindFormers' import-time logs to a temp folder rather than ./output in the caller's directory."""
+    import tempfile
+
+    if "LOCAL_DEFAULT_PATH" not in os.environ:
+        os.environ["LOCAL_DEFAULT_PATH"] = os.path.join(tempfile.gettempdir(), f"mathtrain-mindformers-{os.getuid()}")
+
+
 def set_context(device: str, mode: str = "graph", seed: int | None = None) -> None:
     import mindspore as ms
 

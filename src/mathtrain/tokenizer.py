@@ -8,6 +8,9 @@ from mathdata.errors import MathDataError
 
 def load_tokenizer(kind: str, path: str):
     """`LlamaTokenizer` (sentencepiece .model) or `LlamaTokenizerFast` (tokenizers tokenizer.json)."""
+    from .runtime import default_output_dir
+
+    default_output_dir()
     from mindformers import LlamaTokenizer, LlamaTokenizerFast
 
     if not path or not Path(path).is_file():
