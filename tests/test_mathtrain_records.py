@@ -95,3 +95,20 @@ def test_bad_build_dirs(tmp_path):
     (build / "train.jsonl").write_text('{"id": "a", "problem": "p"}\n', encoding="utf-8")
     with pytest.raises(MathDataError, match=r"train.jsonl:1: bad record"):
         read_examples(build)
+
+
+def test_fixture_tokenizer_is_rebuilt_byte_for_byte(tmp_path):
+    """fixtures/tiny/tokenizer.model is the output of fixtures/tiny/build_tokenizer.py, reproducibly."""
+    import runpy
+
+    build = runpy.run_path(str(FIXTURES / "tiny" / "build_tokenizer.py"))["build"]
+    out = build(tmp_path / "tokenizer.model")
+    assert out.read_bytes() == (FIXTURES / "tiny" / "tokenizer.model").read_bytes()
+
+
+def test_fixture_tokenizer_round_trips_through_mindformers(tokenizer):
+    text = "计算 4204.22 + -2369.17 等于多少？ 方程的解为：0.5128 √5636.97 é"
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    assert tokenizer.decode(ids) == text  # byte fallback: nothing becomes <unk>
+    assert tokenizer.unk_token_id not in ids and tokenizer.vocab_size == 600
+    assert (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id) == (1, 2, 0)
