@@ -74,6 +74,7 @@ def test_user_mistakes_are_one_line_errors(tmp_path):
     cases = [
         (["synth", "--category", "cube", "-o", str(tmp_path / "x.jsonl")], "--category 'cube': no template generates it"),
         (["synth", "--style", "fancy", "-o", str(tmp_path / "x.jsonl")], "unknown style 'fancy'"),
+        (["synth", "-c", "add", "--range", "q=1:2", "-o", str(tmp_path / "x.jsonl")], "no slot 'q' in the chosen templates"),
         (["build", SAMPLE, "--quota", str(bad_quota), "-o", str(tmp_path / "o")],
          "quotas.equations: unknown category 'equations' (valid categories: add, sub"),
         (["build", SAMPLE, "--quota", TINY, "-o", str(tmp_path / "o"), "--no-top-up"],

@@ -191,3 +191,21 @@ slots.a = { kind = "decimal", min = 0, max = 10, places = 1 }
     with pytest.raises(MathDataError, match="no step writer named 'mul_free'") as err:
         synthesize(rules, "cube", 5, seed=1, settings=SynthSettings(style="steps"))
     assert "formula" in err.value.hint
+
+
+def test_slot_ranges_from_the_command_line(rules):
+    from mathdata.synth.values import range_overrides
+    adds = [rules.template("add")]
+    overrides = range_overrides(["a=-5:5:1", "b=100:200"], adds)
+    assert overrides == {"add": {"a": {"min": -5, "max": 5, "places": 1}, "b": {"min": 100, "max": 200}}}
+    gen = TemplateGenerator(rules.template("add"), 1, SynthSettings(overrides=overrides))
+    for problem, _ in gen.generate(200):
+        a, b = NUM.findall(problem)
+        assert -5 <= Decimal(a) <= 5 and len(a.split(".")[-1]) <= 1 and 100 <= Decimal(b) <= 200
+    with pytest.raises(MathDataError, match="no slot 'x' in the chosen templates") as err:
+        range_overrides(["x=1:2"], adds)
+    assert err.value.hint == "slots: a, b"
+    with pytest.raises(MathDataError, match="expected SLOT=MIN:MAX"):
+        range_overrides(["a=1"], adds)
+    with pytest.raises(MathDataError, match="slot 'a' has an empty range"):
+        TemplateGenerator(rules.template("add"), 1, SynthSettings(overrides=range_overrides(["a=5:1"], adds)))

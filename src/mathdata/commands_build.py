@@ -81,15 +81,20 @@ def synth(
     split: str = typer.Option("train", "--split", help="train | test (disjoint values, by hash) | extrapolate (numbers outside the train ranges) | any."),
     digits: Optional[int] = typer.Option(None, "--digits", help="Integer digits of every decimal slot (difficulty)."),
     places: Optional[int] = typer.Option(None, "--places", help="Decimal places of every decimal slot."),
+    ranges: List[str] = typer.Option([], "--range", help="A slot's range, SLOT=MIN:MAX[:PLACES] (repeatable), e.g. a=-100:100:1."),
     rules: Optional[Path] = RulesOpt,
     quiet: bool = QuietOpt,
 ) -> None:
     """Generate verified problems in the real data's wording, answers computed exactly."""
     from .io import write_jsonl
     from .rules import load_rules
-    from .synth import SynthSettings, synthesize
-    settings = SynthSettings(style=style, round_to=round_to, split=split, digits=digits, places=places)
-    records = synthesize(load_rules(rules), category, count, seed, settings)
+    from .synth import SynthSettings, synthesize, templates_for
+    from .synth.values import range_overrides
+    loaded = load_rules(rules)
+    overrides = range_overrides(ranges, templates_for(loaded, category)) if ranges else {}
+    settings = SynthSettings(style=style, round_to=round_to, split=split, digits=digits, places=places,
+                             overrides=overrides)
+    records = synthesize(loaded, category, count, seed, settings)
     write_jsonl(out, records)
     if not quiet:
         per: dict[str, int] = {}

@@ -131,3 +131,30 @@ def split_of(template_name: str, texts: list[str], test_fraction: float) -> str:
     key = (template_name + "\x1f" + "\x1f".join(texts)).encode()
     h = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
     return "test" if h % 1_000_000 < test_fraction * 1_000_000 else "train"
+
+
+def range_overrides(specs: list[str], templates: list[Template]) -> dict[str, dict]:
+    """`--range SLOT=MIN:MAX[:PLACES]` options -> {template name: {slot: {min, max[, places]}}} for the
+    templates that have that slot."""
+    out: dict[str, dict] = {}
+    for spec in specs:
+        name, _, bounds = spec.partition("=")
+        parts = bounds.split(":")
+        try:
+            if not name or len(parts) not in (2, 3):
+                raise ValueError
+            lo, hi = Decimal(parts[0]), Decimal(parts[1])
+            values = {"min": int(lo) if lo == lo.to_integral_value() else float(lo),
+                      "max": int(hi) if hi == hi.to_integral_value() else float(hi)}
+            if len(parts) == 3:
+                values["places"] = int(parts[2])
+        except (ValueError, ArithmeticError):
+            raise MathDataError(f"--range {spec!r}: expected SLOT=MIN:MAX or SLOT=MIN:MAX:PLACES",
+                                "e.g. --range a=-100:100:1") from None
+        hits = [t for t in templates if name in t.slot_names]
+        if not hits:
+            names = sorted({s for t in templates for s in t.slot_names})
+            raise MathDataError(f"--range {spec!r}: no slot {name!r} in the chosen templates", f"slots: {', '.join(names)}")
+        for t in hits:
+            out.setdefault(t.name, {})[name] = values
+    return out
