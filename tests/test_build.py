@@ -11,8 +11,7 @@ from mathdata.classify import classify
 from mathdata.decontam import load_eval_sets
 from mathdata.dedup import find_duplicates, load_dedup_config
 from mathdata.errors import MathDataError
-from mathdata.io import read_records, sha256_file
-from mathdata.normalize import normalize_text
+from mathdata.io import sha256_file
 from mathdata.prompts import load_prompts
 from mathdata.quota import load_quotas
 from mathdata.synth import SynthSettings, record_id, synthesize

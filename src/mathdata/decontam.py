@@ -23,7 +23,7 @@ import polars as pl
 
 from .errors import MathDataError
 from .io import read_records, sha256_file
-from .normalize import normalize_expr, normalize_text
+from .normalize import normalize_expr
 
 NGRAM = 13
 OVERLAP = 0.8
@@ -129,7 +129,3 @@ def decontaminate(df: pl.DataFrame, index: EvalIndex) -> tuple[pl.DataFrame, pl.
     flagged = flag(df, index)
     return (flagged.filter(pl.col("drop_reason").is_null()).drop("drop_reason"),
             flagged.filter(pl.col("drop_reason").is_not_null()))
-
-
-def normalized(text: str) -> str:
-    return squeeze(normalize_text(text))

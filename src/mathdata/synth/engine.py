@@ -12,7 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from random import Random
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 from ..errors import MathDataError
 from ..normalize import normalize_text
