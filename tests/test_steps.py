@@ -174,3 +174,9 @@ def test_registry_errors():
     assert "add" in err.value.hint and "formula" in err.value.hint
     with pytest.raises(ValueError, match="registered twice"):
         writer("add")(lambda ctx: [])
+
+
+def test_zero_operands(rules):
+    assert steps(rules, "mul", "计算 0 * -7.5 等于多少") == ["有一个因数是 0，积就是 0。", "所以 0 × (-7.5) = 0.0", "答案：0.0"]
+    assert steps(rules, "div", "计算 0 / 7 等于多少") == ["被除数是 0，除以任何非零数都得 0。", "所以 0 ÷ 7 = 0", "答案：0"]
+    assert steps(rules, "simplify", "将分数 0/5 进行简化")[-2:] == ["所以 0/5 = 0", "答案：0"]

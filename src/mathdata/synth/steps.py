@@ -198,6 +198,8 @@ def sub_steps(ctx: StepContext) -> list[str]:
 @writer("mul")
 def mul_steps(ctx: StepContext) -> list[str]:
     a, b = ctx.env["a"], ctx.env["b"]
+    if a == 0 or b == 0:
+        return ["有一个因数是 0，积就是 0。", ctx.result(f"所以 {ctx.texts['a']} × {p(ctx.texts['b'])}", t(ctx.answer))]
     rule, negative = _sign_rule(a, b, "先定符号")
     lines, value = _product_lines(a, b)
     lines = [rule] + lines
@@ -241,6 +243,8 @@ def _needed_decimals(ctx: StepContext) -> int:
 def div_steps(ctx: StepContext) -> list[str]:
     a, b = ctx.env["a"], ctx.env["b"]
     ta, tb = ctx.texts["a"], ctx.texts["b"]
+    if a == 0:
+        return ["被除数是 0，除以任何非零数都得 0。", ctx.result(f"所以 {ta} ÷ {p(tb)}", t(ctx.answer))]
     rule, negative = _sign_rule(a, b, "先定符号")
     lines = [rule]
     k = max(_places(a), _places(b))
