@@ -287,3 +287,25 @@ def test_stage_stats_merge():
                                  "added": 0}
     with pytest.raises(ValueError):
         a + StageStats("quota")
+
+
+def test_undefined_answers_and_division_by_zero(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in [
+        {"problem": "计算 -4 的平方根？", "solution": "√-4 = 2"},                 # no real root: undefined
+        {"problem": "计算 5 / 0 等于多少？", "solution": "5 / 0 = 0"},            # the div template's implausible rule
+        {"problem": "计算 2 的平方根？", "solution": "√2 = 1.414213562373095048801688724"},
+    ]), encoding="utf-8")
+    quota = tmp_path / "q.toml"
+    quota.write_text("[quotas]\nsqrt = 1\n", encoding="utf-8")
+    out = tmp_path / "o"
+    result = build([data], out, quota, BuildOptions(workers=1))
+    assert stage(result, "answers").dropped == {"implausible": 1, "unverifiable": 1}
+    details = {d["reason"]: d["detail"] for d in rows(out / "dropped.jsonl")}
+    assert details == {"unverifiable": "undefined_answer", "implausible": "division_by_zero"}
+    assert [r["problem"] for r in rows(out / "train.jsonl")] == ["计算 2 的平方根？"]
+
+
+def test_round_out_of_range(tmp_path):
+    with pytest.raises(MathDataError, match="--round 40: out of range"):
+        build([SAMPLE], tmp_path / "o", TINY, BuildOptions(round_to=40))
