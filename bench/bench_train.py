@@ -119,10 +119,12 @@ def main() -> None:
         "batch_x_seq": "8 x 96", "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
         "mathtrain_tokens_per_s": statistics.median(ours), "bare_tokens_per_s": statistics.median(bare),
         "ratio": statistics.median(ours) / statistics.median(bare),
+        "best_ratio": max(ours) / max(bare),
         "mathtrain_all": ours, "bare_all": bare,
     }
     print(f"median: mathtrain run {figures['mathtrain_tokens_per_s']:,.0f} tok/s, bare loop "
-          f"{figures['bare_tokens_per_s']:,.0f} tok/s, ratio {figures['ratio']:.3f} (target >= 0.9)")
+          f"{figures['bare_tokens_per_s']:,.0f} tok/s, ratio {figures['ratio']:.3f} (target >= 0.9); "
+          f"best-of ratio {figures['best_ratio']:.3f}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
