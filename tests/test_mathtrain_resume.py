@@ -70,3 +70,10 @@ def test_resume_without_checkpoints_is_an_error(tmp_path):
     proc = run_cli("run", "--config", str(TINY_TOML), "--data", str(build), "--out", str(tmp_path / "r"),
                    "--resume")
     assert proc.returncode == 2 and "nothing to resume" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_resuming_a_finished_run_is_an_error(resumed, tmp_path_factory):
+    build, _, _ = shared_run(tmp_path_factory)
+    _, run, _, _ = resumed
+    proc = run_cli("run", "--config", str(TINY_TOML), "--data", str(build), "--out", str(run), "--resume")
+    assert proc.returncode == 2 and "already finished (step 64 of 64)" in proc.stderr

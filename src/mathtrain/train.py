@@ -340,6 +340,13 @@ def _check_run_dir(run_dir: Path, resume: bool) -> tuple[int, Path] | None:
     if resume:
         if not existing:
             raise MathDataError(f"{run_dir}: nothing to resume (no checkpoints)", "drop --resume to start a new run")
+        try:
+            total = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["total_steps"]
+        except (OSError, ValueError, KeyError):
+            total = None
+        if total is not None and existing[-1][0] >= total:
+            raise MathDataError(f"{run_dir}: the run already finished (step {existing[-1][0]} of {total})",
+                                "merge or evaluate it; start a new --out to train further")
         return existing[-1]
     if existing:
         raise MathDataError(f"{run_dir}: already holds checkpoints of a run",
