@@ -91,6 +91,10 @@ def test_prepare_ascend_writes_records_yaml_and_command(tmp_path):
     assert doc["resume_training"] is True and doc["load_checkpoint"] == str(run / "checkpoints")
     assert doc["parallel_config"]["model_parallel"] == 2 and doc["lr_schedule"]["total_steps"] == 8  # 16/8 x 4
     assert Path(doc["train_dataset"]["data_loader"]["dataset_dir"]).is_file()  # tokenised on the host
+    import json
+
+    info = json.loads((run / "run.json").read_text())  # what `mathtrain eval` reads, without weights
+    assert info["params"]["trainable"] == 7168 and info["params"]["total"] == 150_848 and info["total_steps"] == 8
 
 
 def test_ascend_runner_has_a_cli():
@@ -99,3 +103,32 @@ def test_ascend_runner_has_a_cli():
     proc = subprocess.run([sys.executable, str(ROOT / "src" / "mathtrain" / "ascend_runner.py"), "--help"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "--config" in proc.stdout and "--run-dir" in proc.stdout
+
+
+def test_ascend_runner_metrics_callback(tmp_path):
+    """The worker-side callback writes the same metrics.jsonl lines as the CPU loop (run here on CPU)."""
+    import json
+    import types
+
+    import numpy as np
+
+    from mathtrain.runtime import set_context, use_output_dir
+
+    use_output_dir(tmp_path / "mf")
+    set_context("cpu", "pynative", 0)
+    import mindspore as ms
+    from mindformers.core.lr import CosineWithWarmUpLR
+
+    sys.path.insert(0, str(ROOT / "src" / "mathtrain"))
+    try:
+        import ascend_runner
+    finally:
+        sys.path.pop(0)
+    lr = CosineWithWarmUpLR(learning_rate=3e-5, lr_end=1e-6, warmup_ratio=0.5, total_steps=4)
+    cb = ascend_runner.metrics_callback(str(tmp_path), 64 * 256, lr)
+    for step in (1, 2):
+        args = types.SimpleNamespace(net_outputs=(ms.Tensor(np.float32(2.5 - step)), False, 1.0), cur_step_num=step)
+        cb.on_train_step_end(types.SimpleNamespace(original_args=lambda a=args: a))
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [(x["step"], x["loss"]) for x in lines] == [(1, 1.5), (2, 0.5)]
+    assert lines[0]["lr"] == 0.0 and lines[1]["lr"] == pytest.approx(1.5e-5) and lines[1]["tokens_per_s"] > 0

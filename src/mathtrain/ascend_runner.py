@@ -30,7 +30,7 @@ def metrics_callback(run_dir: str, tokens_per_step: int, lr_schedule=None):
             loss = out[0] if isinstance(out, (tuple, list)) else out
             now = time.perf_counter()
             step = int(cb.cur_step_num)
-            rec = {"step": step, "loss": float(loss.asnumpy()), "lr": float("nan"),
+            rec = {"step": step, "loss": float(loss.asnumpy()), "lr": None,
                    "tokens_per_s": tokens_per_step / max(now - self.t, 1e-9)}
             if lr_schedule is not None:
                 import mindspore as ms
@@ -56,8 +56,13 @@ def main(argv=None) -> None:
     build_context(config)
     seq = config.model.model_config.seq_length
     batch = config.runner_config.batch_size * config.parallel_config.data_parallel
+    from mindformers.core.lr import CosineWithWarmUpLR
+
+    sched = config.lr_schedule
+    lr = CosineWithWarmUpLR(learning_rate=sched.learning_rate, lr_end=sched.lr_end,
+                            warmup_ratio=sched.warmup_ratio, total_steps=sched.total_steps)
     trainer = Trainer(args=config, task="text_generation",
-                      callbacks=[metrics_callback(args.run_dir, batch * seq)])
+                      callbacks=[metrics_callback(args.run_dir, batch * seq, lr)])
     trainer.finetune(finetune_checkpoint=config.load_checkpoint or False,
                      resume_training=bool(config.resume_training))
 

@@ -56,11 +56,33 @@ def prepare_ascend(cfg: TrainConfig, data_dir: Path, run_dir: Path, resume: bool
     quiet_mindformers()
     prep = prepare(cfg, Path(data_dir), run_dir)
     doc = resume_overrides(prep.yaml_doc, run_dir) if resume else prep.yaml_doc
+    write_run_info(cfg, prep, run_dir, data_dir)
     yaml_path = run_dir / "mindformers.yaml"
     tmp = run_dir / ".mindformers.yaml.tmp"
     tmp.write_text(dump_yaml(doc), encoding="utf-8")
     os.replace(tmp, yaml_path)
     return yaml_path, msrun_command(cfg, run_dir, yaml_path)
+
+
+def write_run_info(cfg: TrainConfig, prep, run_dir: Path, data_dir: Path) -> None:
+    """run.json for an Ascend run, as the CPU loop writes it. The parameter counts are analytic: the
+    launching host need not hold the 8B weights."""
+    from dataclasses import asdict
+
+    from .mindformers_yaml import checkpoint_prefix
+    from .model import analytic_param_count
+    from .records import write_json_atomic
+
+    count = analytic_param_count(prep.arch, cfg.lora.rank, cfg.lora.target_modules)
+    write_json_atomic(run_dir / "run.json", {
+        "config": cfg.to_dict(), "config_source": cfg.source, "data_dir": str(Path(data_dir).resolve()),
+        "model_config": prep.yaml_doc["model"]["model_config"], "prompt": prep.prompt,
+        "records": {k: v for k, v in asdict(prep.records).items() if k != "reused"},
+        "records_key": prep.records.key, "steps_per_epoch": prep.steps_per_epoch,
+        "total_steps": prep.total_steps, "base_checkpoint": cfg.model.checkpoint,
+        "checkpoint_prefix": checkpoint_prefix(cfg),
+        "params": {"trainable": count.trainable, "total": count.total, "ratio": count.ratio, "analytic": True},
+    })
 
 
 def launch(command: list[str]) -> int:
