@@ -252,7 +252,7 @@ def load_model_config(cfg: TrainConfig) -> dict:
     data = {k: v for k, v in data.items() if k != "type"}
     allowed = _llama_config_keys()
     for key in data:
-        if key not in allowed:
+        if allowed is not None and key not in allowed:
             raise MathDataError(f"{path}: unknown LlamaConfig key {key!r}", "see mindformers LlamaConfig for valid keys")
     for key in ("hidden_size", "num_layers", "num_heads", "vocab_size"):
         if not isinstance(data.get(key), int) or data[key] < 1:
@@ -267,13 +267,18 @@ def load_model_config(cfg: TrainConfig) -> dict:
     return data
 
 
-def _llama_config_keys() -> set[str]:
+def _llama_config_keys() -> set[str] | None:
+    """LlamaConfig's keyword names, or None without the training extra (then keys are not checked here,
+    MindFormers checks them when it builds the model)."""
     import inspect
 
     from .runtime import default_output_dir
 
     default_output_dir()
-    from mindformers import LlamaConfig
+    try:
+        from mindformers import LlamaConfig
+    except ImportError:
+        return None
 
     names = set(inspect.signature(LlamaConfig.__init__).parameters) - {"self", "kwargs"}
     return names | {"checkpoint_name_or_path", "max_position_embedding"}
