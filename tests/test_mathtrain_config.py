@@ -79,3 +79,20 @@ def test_every_key_is_documented():
     for section, key, _default, doc in keys:
         assert doc
         assert f"`[{section}].{key}`" in docs, f"[{section}].{key} missing from docs/mathtrain.md"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("hidden_size: 64\nnum_layers: 2\nnum_heads: 4\nvocab_size: 600\nhidden_sise: 3\n", "unknown LlamaConfig key 'hidden_sise'"),
+    ("hidden_size: 66\nnum_layers: 2\nnum_heads: 4\nvocab_size: 600\n", "not divisible by num_heads"),
+    ("hidden_size: 64\nnum_layers: 2\nnum_heads: 4\nn_kv_heads: 3\nvocab_size: 600\n", "not divisible by n_kv_heads"),
+    ("hidden_size: 64\nnum_heads: 4\nvocab_size: 600\n", "num_layers must be a positive integer"),
+    ("hidden_size: [64\n", "cannot parse"),
+])
+@pytest.mark.train
+def test_bad_model_config_files(tmp_path, text, message):
+    from mathtrain.config import load_model_config
+
+    (tmp_path / "m.yaml").write_text(text)
+    cfg = config_from_dict({"model": {"config": "m.yaml"}, "tokenizer": {"path": "t.model"}}, base_dir=tmp_path)
+    with pytest.raises(MathDataError, match=message.replace("(", r"\(")):
+        load_model_config(cfg)
