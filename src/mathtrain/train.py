@@ -181,7 +181,7 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
     """Train on CPU (see module doc). `on_event(kind, info)` receives "start", "step", "checkpoint" and
     "done" events for progress display; everything is also logged to RUN_DIR."""
     if not cfg.is_cpu:
-        raise MathDataError("train() runs the CPU loop", "for device = 'ascend' use launch.launch_ascend")
+        raise MathDataError("train() runs the CPU loop", "for device = 'ascend' use mathtrain.launch.prepare_ascend + launch")
     emit = on_event or (lambda kind, info: None)
     data_dir, run_dir = Path(data_dir), Path(run_dir).resolve()
     check_files(cfg)  # cheap checks first: no MindSpore import for a typo
