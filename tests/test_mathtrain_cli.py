@@ -45,3 +45,28 @@ def test_short_run_json_to_stdout(tmp_path):
     assert (result["start_step"], result["steps"], result["total_steps"]) == (0, 3, 3)
     assert result["records"]["samples"] == 32 and result["trainable_params"] == 7168
     assert [c.rsplit("_", 1)[1] for c in result["checkpoints"]] == ["step000003.ckpt"]
+
+
+def test_progress_display_shows_step_loss_lr_speed_eta():
+    import io
+
+    from rich.console import Console
+
+    from mathtrain.commands_train import TrainProgress
+    from mathtrain.model import ParamCount
+
+    buf = io.StringIO()
+    progress = TrainProgress(Console(file=buf, width=200, force_terminal=False))
+    progress("start", {"start_step": 8, "total_steps": 64, "steps_per_epoch": 16,
+                       "params": ParamCount(trainable=7168, total=150848),
+                       "records": {"samples": 128, "truncated": 2, "dropped": 1, "seq_length": 96, "reused": True,
+                                   "path": "/r/data/train.mindrecord"}})
+    progress("step", {"step": 9, "loss": 4.25, "lr": 2.5e-3, "tokens_per_s": 21000.0, "total_steps": 64})
+    progress("checkpoint", {"step": 16, "path": "/r/checkpoints/tiny_lora_step000016.ckpt"})
+    progress("done", {})
+    text = buf.getvalue()
+    assert "128 samples, 2 truncated to 97 tokens, 1 dropped" in text and "reused" in text
+    assert "trainable 7,168 / total 150,848 = 4.751803%" in text
+    assert "resuming from step 8 of 64" in text
+    assert "9/64" in text and "loss 4.2500" in text and "lr 2.50e-03" in text and "21,000 tok/s" in text
+    assert "ETA" in text and "checkpoint step 16: tiny_lora_step000016.ckpt" in text
