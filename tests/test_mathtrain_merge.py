@@ -6,7 +6,34 @@ import pytest
 
 from train_helpers import run_cli, shared_run
 
-pytestmark = pytest.mark.train
+
+
+def test_even_picks():
+    from mathtrain.merge import even_picks
+
+    assert even_picks([20, 40, 60, 80, 100], 100, 5) == [20, 40, 60, 80, 100]
+    assert even_picks(list(range(10, 101, 10)), 100, 5) == [20, 40, 60, 80, 100]
+    assert even_picks([8, 16, 24, 32, 40, 48, 56, 64], 64, 5) == [16, 24, 40, 48, 64]
+    assert even_picks([1, 2, 3], 3, 3) == [1, 2, 3]
+
+
+def test_merge_weights_math_and_errors():
+    from mathdata.errors import MathDataError
+    from mathtrain.merge import merge_weights
+
+    rng = np.random.default_rng(0)
+    w, a, b = rng.normal(size=(6, 4)).astype(np.float32), rng.normal(size=(2, 4)), rng.normal(size=(6, 2))
+    base = {"l.wq.weight": w, "l.w1.weight": w * 2}
+    lora = {"l.wq.mindpet_delta_lora_a": a, "l.wq.mindpet_delta_lora_b": b}
+    out = merge_weights(base, lora, scale=16 / 8)
+    np.testing.assert_allclose(out["l.wq.weight"], w + 2 * (b @ a), rtol=1e-6)
+    assert out["l.wq.weight"].dtype == np.float32 and out["l.w1.weight"] is base["l.w1.weight"]
+    with pytest.raises(MathDataError, match="missing l.wq.mindpet_delta_lora_b"):
+        merge_weights(base, {"l.wq.mindpet_delta_lora_a": a}, 2.0)
+    with pytest.raises(MathDataError, match="B@A is"):
+        merge_weights(base, {"l.wq.mindpet_delta_lora_a": a[:, :3], "l.wq.mindpet_delta_lora_b": b}, 2.0)
+    with pytest.raises(MathDataError, match="no LoRA weights"):
+        merge_weights(base, {}, 2.0)
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +45,7 @@ def merged(tmp_path_factory):
     return run, json.loads((out / "merge.json").read_text())
 
 
+@pytest.mark.train
 def test_keep_merged_5_even_intervals(merged):
     run, result = merged
     steps = [m["step"] for m in result["merged"]]
@@ -26,6 +54,7 @@ def test_keep_merged_5_even_intervals(merged):
         f"tiny_lora_step{s:06d}_merged.ckpt" for s in steps]
 
 
+@pytest.mark.train
 def test_merge_formula_uses_alpha_over_rank(merged):
     import mindspore as ms
 
@@ -43,6 +72,7 @@ def test_merge_formula_uses_alpha_over_rank(merged):
                                   base["model.layers.1.feed_forward.w1.weight"].asnumpy())
 
 
+@pytest.mark.train
 def test_merged_logits_equal_lora_logits(merged, tmp_path):
     import mindspore as ms
 
@@ -67,6 +97,7 @@ def test_merged_logits_equal_lora_logits(merged, tmp_path):
     assert generate(lora_net, tok, prompts[:1], 12) == generate(merged_net, tok, prompts[:1], 12)
 
 
+@pytest.mark.train
 def test_keep_merged_more_than_saved_is_an_error(merged):
     run, _ = merged
     proc = run_cli("merge", "--run", str(run), "--keep-merged", "9")
