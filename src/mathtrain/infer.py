@@ -61,7 +61,7 @@ def checkpoints(run_dir: Path | str) -> list[tuple[int, Path]]:
 
 
 def load_for_inference(run_dir: Path | str, checkpoint: str | Path | None = None, merged: bool = False,
-                       seq_length: int | None = None, quiet: bool = True):
+                       seq_length: int | None = None):
     """-> (network, tokenizer, prompt_spec, config_dict), network in eval mode, ready for `generate`.
 
     checkpoint: a LoRA step checkpoint (default: the newest) or, with merged=True, a merged checkpoint
