@@ -18,12 +18,16 @@ ASCII = [chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)] + [" "]
 _TABLE = str.maketrans(dict(zip(FULLWIDTH, ASCII)))
 TRAILING = "。．.?!"
 _SPACES = re.compile(r"\s+")
+_ODD_SPACE = re.compile(r"\s\s|[^\S ]")  # anything step 2 would change inside the text
 _TRAILING_RE = re.compile(r"[。．.?!\s]+$")
 
 
 def normalize_text(text: str) -> str:
-    text = _SPACES.sub(" ", text.translate(_TABLE)).strip()
-    return _TRAILING_RE.sub("", text)
+    text = text.translate(_TABLE)
+    if _ODD_SPACE.search(text):  # the common case (clean single spaces) skips the rewrite
+        text = _SPACES.sub(" ", text)
+    text = text.strip()
+    return _TRAILING_RE.sub("", text) if text[-1:] in TRAILING else text
 
 
 def normalize_expr(col: pl.Expr) -> pl.Expr:

@@ -92,7 +92,7 @@ def matches_shown(exact, shown_text: str) -> bool:
         return shown == exact
     if isinstance(shown, Fraction) or isinstance(exact, Fraction):  # 1/3 against 0.333... (120 digits)
         return abs(Fraction(shown) - Fraction(exact)) <= abs(Fraction(exact)) * Fraction(DOUBLE_REL)
-    if abs(shown - exact) <= abs(exact) * DOUBLE_REL:
+    if shown == exact or abs(shown - exact) <= abs(exact) * DOUBLE_REL:
         return True
     unit = Decimal(1).scaleb(shown.as_tuple().exponent)
     try:
