@@ -43,6 +43,8 @@ class RunInfo:
 def read_run(run_dir: Path | str) -> RunInfo:
     run_dir = Path(run_dir)
     path = run_dir / RUN_FILE
+    if not run_dir.is_dir():
+        raise MathDataError(f"{run_dir}: no such run directory", "pass the --out directory of `mathtrain run`")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -50,6 +52,8 @@ def read_run(run_dir: Path | str) -> RunInfo:
                             "pass the --out directory of a `mathtrain run`") from None
     except json.JSONDecodeError as err:
         raise MathDataError(f"{path}: not valid JSON ({err})", "the run directory is damaged; rerun training") from None
+    if not isinstance(data, dict) or "prompt" not in data:
+        raise MathDataError(f"{path}: no prompt recorded", "retrain with a current `mathtrain run`")
     return RunInfo(run_dir, data)
 
 

@@ -85,19 +85,8 @@ class EvalResult:
 
 
 def read_run_info(run_dir: Path) -> dict:
-    path = Path(run_dir) / "run.json"
-    if not Path(run_dir).is_dir():
-        raise MathDataError(f"{run_dir}: no such run directory", "pass the --out directory of `mathtrain run`")
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MathDataError(f"{run_dir}: not a mathtrain run directory (no run.json)",
-                            "pass the --out directory of `mathtrain run`") from None
-    except json.JSONDecodeError as err:
-        raise MathDataError(f"{path}: not valid JSON ({err.msg})", "the run directory is damaged; rerun training") from None
-    if not isinstance(info, dict) or "prompt" not in info:
-        raise MathDataError(f"{path}: no prompt recorded", "retrain with a current `mathtrain run`")
-    return info
+    from ..infer import read_run
+    return read_run(run_dir).data
 
 
 def resolve_prompt(trained: PromptSpec, requested: str | None, force: bool, rules_dir: Path | None) -> PromptSpec:
