@@ -20,4 +20,8 @@ from . import commands_train, commands_eval  # noqa: E402,F401
 
 
 def main() -> None:
+    import os
+    # MindSpore's own warnings (e.g. "parameters not loaded" when LoRA weights are loaded over base
+    # weights, which is expected) drown the progress display; GLOG_v=1 or 2 brings them back.
+    os.environ.setdefault("GLOG_v", "3")
     run_cli(app, "mathtrain")
