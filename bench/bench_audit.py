@@ -57,7 +57,7 @@ def main() -> None:
         for _ in range(args.runs):
             out = Path(tmp) / "audit.json"
             wall, peak, _ = timed([sys.executable, "-m", "mathdata.cli", "audit", str(args.corpus), "--quiet",
-                                   "--json", str(out)])
+                                   "--json", str(out), "--timings"])
             audits.append(wall)
             rss.append(peak)
             stats = json.loads(out.read_text(encoding="utf-8"))

@@ -72,3 +72,16 @@ def test_every_command_has_help():
     for args in (["--help"], ["audit", "--help"]):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_same_input_gives_byte_identical_json_and_html(tmp_path):
+    outs = []
+    for run in ("a", "b"):
+        j, h = tmp_path / f"{run}.json", tmp_path / f"{run}.html"
+        result = CliRunner().invoke(app, ["audit", MIXED, "-q", "--json", str(j), "--html", str(h), "--workers", "1"])
+        assert result.exit_code == 0
+        outs.append((j.read_bytes(), h.read_bytes()))
+    assert outs[0] == outs[1]
+    assert b"timings_s" not in outs[0][0]
+    result = CliRunner().invoke(app, ["audit", MIXED, "-q", "--json", "-", "--timings", "--workers", "1"])
+    assert set(json.loads(result.output)["timings_s"]) == {"read", "classify", "verify", "deduplicate", "summarise"}

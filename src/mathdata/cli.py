@@ -46,6 +46,7 @@ def audit(
     html_out: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained HTML report to FILE."),
     rules: Optional[Path] = RulesOpt,
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for answer verification."),
+    timings: bool = typer.Option(False, "--timings", help="Add seconds per step (timings_s) to the JSON; without it the JSON is byte-identical across runs."),
     quiet: bool = QuietOpt,
 ) -> None:
     """Report what is in a data set and what is wrong with it: categories, English items, exact and
@@ -57,7 +58,7 @@ def audit(
         from .report.terminal import render_terminal
         render_terminal(stats, Console())
     if json_out:
-        write_json_output(json_out, stats)
+        write_json_output(json_out, stats if timings else {k: v for k, v in stats.items() if k != "timings_s"})
     if html_out:
         from .io import write_text
         from .report.html import render_html
