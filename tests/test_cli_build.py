@@ -106,3 +106,14 @@ def test_every_command_has_help():
     for option in ("--quota", "--top-up", "--exclude", "--keep-english", "--keep-wrong", "--keep-implausible",
                    "--style", "--round", "--prompt", "--rules", "--quiet", "--json", "--seed"):
         assert option in options
+
+
+def test_synth_to_stdout(tmp_path, monkeypatch):
+    import json as _json
+    from typer.testing import CliRunner as _Runner
+    from mathdata.cli import app as _app
+    monkeypatch.chdir(tmp_path)
+    result = _Runner().invoke(_app, ["synth", "--category", "mean", "--count", "3", "--seed", "2", "-q", "-o", "-"])
+    assert result.exit_code == 0
+    rows = [_json.loads(line) for line in result.output.splitlines()]
+    assert [r["category"] for r in rows] == ["mean"] * 3 and not (tmp_path / "-").exists()

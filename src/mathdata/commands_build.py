@@ -72,7 +72,7 @@ def render_build(stats: dict, console: Console) -> None:
 
 @app.command()
 def synth(
-    out: Path = typer.Option(..., "-o", "--output", help="Output JSON Lines file (id, category, problem, solution)."),
+    out: Path = typer.Option(..., "-o", "--output", help="Output JSON Lines file (id, category, problem, solution); - for stdout."),
     category: str = typer.Option("all", "--category", "-c", help="A template category (add, sqrt, equation ...) or 'all'."),
     count: int = typer.Option(1000, "--count", "-n", help="Records per category."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same seed and options => byte-identical output."),
@@ -95,7 +95,12 @@ def synth(
     settings = SynthSettings(style=style, round_to=round_to, split=split, digits=digits, places=places,
                              overrides=overrides)
     records = synthesize(loaded, category, count, seed, settings)
-    write_jsonl(out, records)
+    if str(out) == "-":
+        import json
+        import sys
+        sys.stdout.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    else:
+        write_jsonl(out, records)
     if not quiet:
         per: dict[str, int] = {}
         for r in records:
