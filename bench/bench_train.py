@@ -1,5 +1,6 @@
-"""Benchmark: tokens/s of `mathtrain run` against a bare MindSpore TrainOneStepCell loop, same tiny model
-(fixtures/tiny), same LoRA, optimizer, LR schedule, MindRecord data and batch order, both on CPU.
+"""Benchmark: tokens/s of `mathtrain run` (both runners: the default `loop` and `[run].runner = "trainer"`,
+MindFormers' Trainer) against a bare MindSpore TrainOneStepCell loop, same tiny model (fixtures/tiny), same
+LoRA, optimizer, LR schedule and MindRecord data, all on CPU.
 
     .venv/bin/python bench/bench_train.py [--steps 200] [--repeats 3] [--json bench/results_train.json]
 
@@ -7,6 +8,11 @@ Each measurement is a fresh process. `mathtrain run` is timed as shipped: its ow
 (wall clock after the compiling first step; batch slicing, metrics/log lines every step and checkpoint
 saves every 8 steps included). The bare loop runs the same model for the same steps, reading the loss
 each step and doing nothing else; it is timed the same way (first step excluded). tokens = batch x seq.
+The trainer runner is `mathtrain run` with `runner = "trainer"` (same TOML otherwise): MindFormers'
+`Trainer(...).finetune()` in-process, its own dataset pipeline (MindDataset, shuffled by MindFormers, so
+its batch order and losses differ), MFTrainOneStepCell (gradient clipping at norm 1), CheckpointMonitor
+(every 8 steps, full + trainable-only files) and MFLossMonitor; its figure is the mathtrain callback's
+wall clock after the first step, as for the loop.
 """
 from __future__ import annotations
 
@@ -80,10 +86,22 @@ def write_data(path: Path, n: int, seed: int = 0) -> Path:
     return path
 
 
-def mathtrain_run(data: Path, out: Path, steps: int) -> dict:
+def trainer_toml(folder: Path) -> Path:
+    """fixtures/tiny/train.toml with `runner = "trainer"` (and its relative paths made absolute)."""
+    text = TINY.read_text(encoding="utf-8")
+    text = text.replace('seed = 7\n', 'seed = 7\nrunner = "trainer"\n', 1)
+    text = text.replace('config = "model.yaml"', f'config = "{TINY.parent / "model.yaml"}"', 1)
+    text = text.replace('path = "tokenizer.model"', f'path = "{TINY.parent / "tokenizer.model"}"', 1)
+    assert 'runner = "trainer"' in text and str(TINY.parent) in text
+    path = folder / "trainer.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def mathtrain_run(data: Path, out: Path, steps: int, config: Path = TINY) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     result = out.parent / (out.name + ".json")
-    cmd = [sys.executable, "-c", "from mathtrain.cli import main; main()", "run", "--config", str(TINY),
+    cmd = [sys.executable, "-c", "from mathtrain.cli import main; main()", "run", "--config", str(config),
            "--data", str(data), "--out", str(out), "--max-steps", str(steps), "--quiet", "--json", str(result)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(result.read_text())
@@ -105,15 +123,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         tmp = Path(tmp)
         data = write_data(tmp / "data", args.samples)
-        ours, bare = [], []
-        for r in range(args.repeats):  # alternate, so machine-load drift hits both alike
+        toml = trainer_toml(tmp)
+        ours, bare, trainer = [], [], []
+        for r in range(args.repeats):  # alternate, so machine-load drift hits all alike
             res = mathtrain_run(data, tmp / "run", args.steps)
             ours.append(res["tokens_per_s"])
             b = bare_loop(tmp / "run", args.steps)
             bare.append(b["tokens_per_s"])
+            t = mathtrain_run(data, tmp / "run-trainer", args.steps, config=toml)
+            trainer.append(t["tokens_per_s"])
             print(f"repeat {r + 1}: mathtrain run {ours[-1]:,.0f} tok/s (loss {res['first_loss']:.3f} -> "
                   f"{res['last_loss']:.3f}); bare TrainOneStepCell {bare[-1]:,.0f} tok/s "
-                  f"(loss {b['first_loss']:.3f} -> {b['last_loss']:.3f})", flush=True)
+                  f"(loss {b['first_loss']:.3f} -> {b['last_loss']:.3f}); runner trainer {trainer[-1]:,.0f} tok/s "
+                  f"(loss {t['first_loss']:.3f} -> {t['last_loss']:.3f})", flush=True)
     figures = {
         "steps": args.steps, "repeats": args.repeats, "samples": args.samples,
         "batch_x_seq": "8 x 96", "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
@@ -121,10 +143,16 @@ def main() -> None:
         "ratio": statistics.median(ours) / statistics.median(bare),
         "best_ratio": max(ours) / max(bare),
         "mathtrain_all": ours, "bare_all": bare,
+        "trainer_tokens_per_s": statistics.median(trainer),
+        "trainer_ratio": statistics.median(trainer) / statistics.median(bare),
+        "trainer_vs_loop": statistics.median(trainer) / statistics.median(ours),
+        "trainer_best_ratio": max(trainer) / max(bare),
+        "trainer_all": trainer,
     }
     print(f"median: mathtrain run {figures['mathtrain_tokens_per_s']:,.0f} tok/s, bare loop "
           f"{figures['bare_tokens_per_s']:,.0f} tok/s, ratio {figures['ratio']:.3f} (target >= 0.9); "
-          f"best-of ratio {figures['best_ratio']:.3f}")
+          f"best-of ratio {figures['best_ratio']:.3f}; runner trainer {figures['trainer_tokens_per_s']:,.0f} tok/s, "
+          f"ratio to bare {figures['trainer_ratio']:.3f}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 

@@ -54,6 +54,8 @@ def _with(section, **kv):
     (_with("train", batch_size=0), "[train].batch_size"),
     (_with("run", device="gpu"), "[run].device"),
     (_with("run", devices=2), "[run].devices"),
+    (_with("run", runner="trainers"), "[run].runner"),
+    (_with("run", runner=1), "[run].runner"),
     ({**_with("run", device="ascend", devices=4), "parallel": {"model_parallel": 3}}, "[parallel]"),
     ({"tokenizer": {"path": "t.model"}}, "[model].config"),
 ])
@@ -96,3 +98,14 @@ def test_bad_model_config_files(tmp_path, text, message):
     cfg = config_from_dict({"model": {"config": "m.yaml"}, "tokenizer": {"path": "t.model"}}, base_dir=tmp_path)
     with pytest.raises(MathDataError, match=message.replace("(", r"\(")):
         load_model_config(cfg)
+
+
+def test_runner_key():
+    assert TrainConfig().run.runner == "loop" and TrainConfig().runner == "loop"
+    cfg = config_from_dict(_with("run", runner="trainer"), base_dir=Path("/x"), source="t.toml")
+    assert cfg.runner == "trainer"
+    ascend = config_from_dict(_with("run", device="ascend", devices=4), base_dir=Path("/x"), source="t.toml")
+    assert ascend.runner == "trainer"  # the loop is CPU-only: Ascend always runs MindFormers' Trainer
+    with pytest.raises(MathDataError) as err:
+        config_from_dict(_with("run", runner="bogus"), base_dir=Path("/x"), source="t.toml")
+    assert "[run].runner" in err.value.message and "loop" in err.value.hint and "trainer" in err.value.hint

@@ -1,9 +1,14 @@
-"""One msrun worker: MindFormers' Trainer fine-tunes from the YAML mathtrain wrote (Ascend only).
+"""MindFormers' Trainer fine-tunes from the YAML mathtrain wrote: one msrun worker on Ascend, or in-process
+on CPU (`[run].runner = "trainer"`).
 
     msrun --worker_num=4 --local_worker_num=4 ... ascend_runner.py --config RUN/mindformers.yaml --run-dir RUN
 
 This is the role MindFormers' `run_mindformer.py` plays (that script lives in the MindFormers git repo,
-not in the wheel). Rank 0 also appends {"step", "loss", "lr", "tokens_per_s"} lines to RUN/metrics.jsonl.
+not in the wheel). `run_trainer` is the one Trainer call both paths share. Rank 0 also appends
+{"step", "epoch", "loss", "lr", "tokens_per_s", "elapsed_s"} lines to RUN/metrics.jsonl.
+MindFormers' `CheckpointMonitor` saves under RUN/checkpoints/checkpoint/rank_<r>/
+(`<prefix>_rank_<r>-<epoch>_<step in epoch>.ckpt`: LoRA weights + AdamW state) and
+RUN/checkpoints/checkpoint_trainable/rank_<r>/ (LoRA weights only).
 """
 from __future__ import annotations
 
@@ -11,36 +16,120 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
+from typing import Callable
 
 
-def metrics_callback(run_dir: str, tokens_per_step: int, lr_schedule=None):
+def _rank() -> int:
+    return int(os.environ.get("RANK_ID", os.environ.get("MS_NODE_ID", "0")) or 0)
+
+
+def metrics_callback(run_dir: str, tokens_per_step: int, lr_schedule=None, stop_step: int = 0,
+                     on_step: Callable[[dict], None] | None = None):
+    """A MindSpore callback: a metrics.jsonl line per step (rank 0), the network's exact trainable-parameter
+    count at train begin, steady tokens/s (after the first, compiling step), and a stop after `stop_step`
+    steps (0 = run the YAML's epochs)."""
     from mindspore.train import Callback
 
     class Metrics(Callback):
         def __init__(self):
             super().__init__()
             self.path = os.path.join(run_dir, "metrics.jsonl")
-            self.t = time.perf_counter()
+            self.t = self.t0 = time.perf_counter()
+            self.t_steady = None
+            self.steps = 0
+            self.first_loss = self.last_loss = float("nan")
+            self.trainable_params = None
+
+        def on_train_begin(self, run_context):
+            cb = run_context.original_args()
+            net = getattr(cb.train_network, "network", None) or cb.network
+            self.trainable_params = sum(int(p.size) for p in net.trainable_params())
+            self.t = self.t0 = time.perf_counter()
 
         def on_train_step_end(self, run_context):
-            if int(os.environ.get("RANK_ID", os.environ.get("MS_NODE_ID", "0")) or 0) != 0:
-                return
             cb = run_context.original_args()
-            out = cb.net_outputs
-            loss = out[0] if isinstance(out, (tuple, list)) else out
-            now = time.perf_counter()
             step = int(cb.cur_step_num)
-            rec = {"step": step, "loss": float(loss.asnumpy()), "lr": None,
-                   "tokens_per_s": tokens_per_step / max(now - self.t, 1e-9)}
+            if stop_step and step >= stop_step:
+                run_context.request_stop()
+            if _rank() != 0:
+                return
+            out = cb.net_outputs
+            loss = float((out[0] if isinstance(out, (tuple, list)) else out).asnumpy())
+            now = time.perf_counter()
+            rec = {"step": step, "epoch": int(getattr(cb, "cur_epoch_num", 0) or 0), "loss": loss, "lr": None,
+                   "tokens_per_s": tokens_per_step / max(now - self.t, 1e-9), "elapsed_s": now - self.t0}
             if lr_schedule is not None:
                 import mindspore as ms
                 import numpy as np
                 rec["lr"] = float(lr_schedule(ms.Tensor(np.array([step - 1], np.int32))).asnumpy().reshape(-1)[0])
             self.t = now
+            if self.steps == 0:
+                self.first_loss, self.t_steady = loss, time.perf_counter()
+            self.steps += 1
+            self.last_loss = loss
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(rec) + "\n")
+            if on_step is not None:
+                on_step(rec)
+
+        def steady_tokens_per_s(self) -> float:
+            if self.t_steady is None or self.steps < 2:
+                return 0.0
+            return tokens_per_step * (self.steps - 1) / max(self.t - self.t_steady, 1e-9)
 
     return Metrics()
+
+
+def _no_overflow(self, *args, **kwargs):
+    return False
+
+
+def patch_cpu_overflow_status() -> None:
+    """CPU only: MindFormers' train cell asks an NPU float-status op whether the step overflowed; CPU has no
+    such kernel. float32 on CPU needs no loss scaling, so report "no overflow"."""
+    from mindspore.nn.wrap import loss_scale
+
+    loss_scale.TrainOneStepWithLossScaleCell.get_overflow_status = _no_overflow
+
+
+def trainer_checkpoints(run_dir: str | Path, rank: int = 0) -> tuple[Path, list[Path]]:
+    """(folder, files) of the LoRA + optimizer checkpoints MindFormers' CheckpointMonitor wrote for `rank`."""
+    folder = Path(run_dir) / "checkpoints" / "checkpoint" / f"rank_{rank}"
+    return folder, sorted(folder.glob("*.ckpt")) if folder.is_dir() else []
+
+
+def run_trainer(config_yaml: str | Path, run_dir: str | Path, on_cpu: bool,
+                on_step: Callable[[dict], None] | None = None) -> dict:
+    """`Trainer(config).finetune()` on the mathtrain-written MindFormers YAML. MindFormers builds the model
+    and its LoRA (`model.model_config.pet_config`), optimizer, LR schedule, dataset (the MindRecord under
+    `train_dataset.data_loader.dataset_dir`) and CheckpointMonitor from the YAML; `load_checkpoint` gives
+    the base weights. Stops after `lr_schedule.total_steps` steps when that is set (the plan's step count).
+    On CPU the overflow-status op is patched out first (see `patch_cpu_overflow_status`)."""
+    run_dir = str(Path(run_dir).resolve())
+    os.environ.setdefault("LOCAL_DEFAULT_PATH", os.path.join(run_dir, "mindformers"))
+    if on_cpu:
+        patch_cpu_overflow_status()
+
+    from mindformers import MindFormerConfig, Trainer, build_context
+    from mindformers.core.lr import CosineWithWarmUpLR
+
+    config = MindFormerConfig(str(config_yaml))
+    build_context(config)
+    seq = config.model.model_config.seq_length
+    batch = config.runner_config.batch_size * config.parallel_config.data_parallel
+    sched = config.lr_schedule
+    lr = CosineWithWarmUpLR(learning_rate=sched.learning_rate, lr_end=sched.lr_end,
+                            warmup_ratio=sched.warmup_ratio, total_steps=sched.total_steps)
+    stop = int(sched.total_steps) if sched.total_steps and int(sched.total_steps) > 0 else 0
+    metrics = metrics_callback(run_dir, batch * seq, lr, stop_step=stop, on_step=on_step)
+    trainer = Trainer(args=config, task="text_generation", callbacks=[metrics])
+    trainer.finetune(finetune_checkpoint=config.load_checkpoint or False,
+                     resume_training=bool(config.resume_training))
+    folder, files = trainer_checkpoints(run_dir, _rank())
+    return {"steps": metrics.steps, "first_loss": metrics.first_loss, "last_loss": metrics.last_loss,
+            "tokens_per_s": metrics.steady_tokens_per_s(), "trainable_params": metrics.trainable_params,
+            "checkpoint_dir": str(folder), "checkpoints": [str(p) for p in files]}
 
 
 def main(argv=None) -> None:
@@ -48,23 +137,7 @@ def main(argv=None) -> None:
     parser.add_argument("--config", required=True, help="the MindFormers YAML written by `mathtrain run`")
     parser.add_argument("--run-dir", required=True, help="the run directory (metrics.jsonl goes here)")
     args = parser.parse_args(argv)
-    os.environ.setdefault("LOCAL_DEFAULT_PATH", os.path.join(args.run_dir, "mindformers"))
-
-    from mindformers import MindFormerConfig, Trainer, build_context
-
-    config = MindFormerConfig(args.config)
-    build_context(config)
-    seq = config.model.model_config.seq_length
-    batch = config.runner_config.batch_size * config.parallel_config.data_parallel
-    from mindformers.core.lr import CosineWithWarmUpLR
-
-    sched = config.lr_schedule
-    lr = CosineWithWarmUpLR(learning_rate=sched.learning_rate, lr_end=sched.lr_end,
-                            warmup_ratio=sched.warmup_ratio, total_steps=sched.total_steps)
-    trainer = Trainer(args=config, task="text_generation",
-                      callbacks=[metrics_callback(args.run_dir, batch * seq, lr)])
-    trainer.finetune(finetune_checkpoint=config.load_checkpoint or False,
-                     resume_training=bool(config.resume_training))
+    run_trainer(args.config, args.run_dir, on_cpu=False)
 
 
 if __name__ == "__main__":

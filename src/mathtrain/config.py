@@ -28,6 +28,10 @@ class RunSection:
     seed: int = _f(42, "seed for weight init, LoRA init and data order; same inputs + seed => same run", min=0)
     mode: str = _f("graph", "MindSpore execution mode: `graph` (compiled, fast) or `pynative` (eager, for debugging)",
                    choices=("graph", "pynative"))
+    runner: str = _f("loop", "what steps the training on cpu: `loop` (a plain MindSpore `TrainOneStepCell` loop; exact "
+                     "resume) or `trainer` (MindFormers' `Trainer(...).finetune()` on the run's MindFormers YAML, "
+                     "in-process; checkpoints in MindFormers' layout). Ascend always runs `trainer` (under `msrun`)",
+                     choices=("loop", "trainer"))
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,11 @@ class TrainConfig:
     @property
     def is_cpu(self) -> bool:
         return self.run.device == "cpu"
+
+    @property
+    def runner(self) -> str:
+        """The effective runner: [run].runner on cpu; always `trainer` on ascend (the loop is CPU-only)."""
+        return self.run.runner if self.is_cpu else "trainer"
 
     def parallel_ways(self) -> tuple[int, int, int]:
         """(data_parallel, model_parallel, pipeline_stage) after filling the 0 = auto defaults."""

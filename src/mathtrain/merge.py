@@ -14,7 +14,7 @@ import numpy as np
 from mathdata.errors import MathDataError
 
 from .infer import read_run
-from .train import list_checkpoints
+from .train import checkpoint_step, list_checkpoints
 
 SUFFIX_A = ".mindpet_delta_lora_a"
 SUFFIX_B = ".mindpet_delta_lora_b"
@@ -72,7 +72,7 @@ def merge_checkpoint(run_dir: Path | str, lora_ckpt: Path | str, out_path: Path 
     lora = {k: _as_numpy(v) for k, v in ms.load_checkpoint(str(lora_ckpt)).items() if "mindpet_delta_lora" in k and not k.startswith(("adam_m.", "adam_v."))}
     merged = merge_weights(base, lora, lora_scale(info.model_config["pet_config"]))
     if out_path is None:
-        step = int(re.search(r"_step(\d+)", lora_ckpt.name).group(1))
+        step = checkpoint_step(info.run_dir, lora_ckpt)
         out_path = info.run_dir / "merged" / f"{info.prefix}_step{step:06d}_merged.ckpt"
     save_params(list(merged.items()), Path(out_path))
     return Path(out_path)

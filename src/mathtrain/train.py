@@ -1,6 +1,9 @@
-"""The CPU training loop: MindFormers' model, LoRA, AdamW and CosineWithWarmUpLR, stepped by MindSpore's
-`nn.TrainOneStepCell` (no MindFormers Trainer on CPU: it needs an NPU overflow-status op, and a plain
-loop keeps resume exact and overhead nil -- see docs/mathtrain.md).
+"""CPU training. `[run].runner = "loop"` (default): MindFormers' model, LoRA, AdamW and CosineWithWarmUpLR,
+stepped by MindSpore's `nn.TrainOneStepCell` (a plain loop keeps resume exact and overhead nil -- see
+docs/mathtrain.md). `[run].runner = "trainer"`: MindFormers' own `Trainer(...).finetune()` on the run's
+MindFormers YAML, in-process (`ascend_runner.run_trainer`, the code an Ascend msrun worker runs), with the
+NPU overflow-status op patched out on CPU; its checkpoints stay where MindFormers writes them
+(checkpoints/checkpoint/rank_0/, recorded as run.json's `checkpoint_dir`).
 
 Run directory (RUN_DIR):
   run.json            resolved config, model config, prompt spec, records stats, step plan
@@ -8,6 +11,8 @@ Run directory (RUN_DIR):
   base.ckpt           the base weights (written when [model].checkpoint is empty: random init from the seed)
   data/               train.mindrecord + records.json (hash-keyed, reused when inputs are unchanged)
   checkpoints/        <name>_lora_step000016.ckpt: LoRA weights + AdamW state (adam_m, adam_v, global_step)
+                      (runner trainer: checkpoint/rank_0/<name>_lora_rank_0-<epoch>_<step in epoch>.ckpt, same
+                      content, and checkpoint_trainable/rank_0/ with the LoRA weights only)
   metrics.jsonl       one line per logged step: step, epoch, loss, lr, tokens_per_s, elapsed_s
   train.log           the same in words, plus start/resume/checkpoint/summary lines
 """
@@ -29,6 +34,7 @@ from .config import TrainConfig, check_files, load_model_config
 from .records import RecordSet, build_records, load_records, read_manifest, write_json_atomic
 
 CKPT_RE = re.compile(r"_step(\d+)\.ckpt$")
+MF_CKPT_RE = re.compile(r"_rank_\d+-(\d+)_(\d+)\.ckpt$")  # MindFormers' CheckpointMonitor
 
 
 @dataclass
@@ -76,12 +82,42 @@ def train_step_cell(network, optimizer):
 
 
 def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, path) of a run's LoRA + optimizer checkpoints, oldest first: the loop's
+    `checkpoints/<prefix>_step000016.ckpt`, and for a CPU `[run].runner = "trainer"` run the files MindFormers'
+    CheckpointMonitor wrote to run.json's `checkpoint_dir` (`<prefix>_rank_0-<epoch>_<step in epoch>.ckpt`;
+    global step = (epoch - 1) * steps_per_epoch + step in epoch). Ascend runs record no `checkpoint_dir`:
+    their per-rank files are model-parallel shards that merge cannot fold yet."""
     found = []
     for path in (Path(run_dir) / "checkpoints").glob("*.ckpt"):
         m = CKPT_RE.search(path.name)
         if m and not path.name.startswith("."):
             found.append((int(m.group(1)), path))
+    info = _run_json(Path(run_dir))
+    if info.get("checkpoint_dir") and info.get("steps_per_epoch"):
+        for path in Path(info["checkpoint_dir"]).glob("*.ckpt"):
+            m = MF_CKPT_RE.search(path.name)
+            if m:
+                found.append(((int(m.group(1)) - 1) * int(info["steps_per_epoch"]) + int(m.group(2)), path))
     return sorted(found)
+
+
+def checkpoint_step(run_dir: Path, path: Path) -> int:
+    """The global step of one checkpoint file of this run (either layout)."""
+    m = CKPT_RE.search(Path(path).name)
+    if m:
+        return int(m.group(1))
+    for step, found in list_checkpoints(run_dir):
+        if found.resolve() == Path(path).resolve():
+            return step
+    raise MathDataError(f"{path}: cannot tell which step this checkpoint is",
+                        "pass a checkpoint listed under RUN_DIR/checkpoints")
+
+
+def _run_json(run_dir: Path) -> dict:
+    try:
+        return json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def plan_steps(samples: int, cfg: TrainConfig, max_steps: int | None) -> tuple[int, int]:
@@ -186,6 +222,9 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
     data_dir, run_dir = Path(data_dir), Path(run_dir).resolve()
     check_files(cfg)  # cheap checks first: no MindSpore import for a typo
     read_manifest(data_dir)
+    if resume and cfg.runner == "trainer":
+        raise MathDataError("--resume is not supported with [run].runner = 'trainer' on cpu",
+                            "use runner = 'loop' for resumable CPU runs, or start a new --out")
     start_ckpt = _check_run_dir(run_dir, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -227,10 +266,17 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
         "records": {k: v for k, v in asdict(prep.records).items() if k != "reused"},
         "records_key": prep.records.key, "steps_per_epoch": prep.steps_per_epoch,
         "total_steps": prep.total_steps, "base_checkpoint": str(base_ckpt),
-        "checkpoint_prefix": checkpoint_prefix(cfg),
+        "checkpoint_prefix": checkpoint_prefix(cfg), "runner": cfg.runner,
         "params": {"trainable": count.trainable, "total": count.total, "ratio": count.ratio},
     }
+    if cfg.runner == "trainer":
+        from .ascend_runner import trainer_checkpoints
+
+        info["checkpoint_dir"] = str(trainer_checkpoints(run_dir)[0])
     write_json_atomic(run_dir / "run.json", info)
+    if cfg.runner == "trainer":
+        del network  # MindFormers builds its own from the YAML
+        return _train_with_trainer(cfg, prep, run_dir, data_dir, base_ckpt, count, info, emit)
 
     lr = CosineWithWarmUpLR(learning_rate=cfg.lr.learning_rate, lr_end=cfg.lr.lr_end,
                             warmup_ratio=cfg.lr.warmup_ratio, total_steps=prep.total_steps)
@@ -312,6 +358,66 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
                          records={k: v for k, v in asdict(prep.records).items()}, checkpoints=written)
     log.line(f"done: steps {start}->{prep.total_steps} loss {first_loss:.4f} -> {last_loss:.4f} "
              f"tokens/s {tps:.0f} elapsed {elapsed:.1f}s")
+    log.close()
+    write_json_atomic(run_dir / "summary.json", asdict(result))
+    emit("done", asdict(result))
+    return result
+
+
+def _train_with_trainer(cfg: TrainConfig, prep: Prepared, run_dir: Path, data_dir: Path, base_ckpt: Path,
+                        count, info: dict, emit) -> TrainResult:
+    """`[run].runner = "trainer"` on cpu: MindFormers' `Trainer(...).finetune()` in this process, driven by
+    RUN_DIR/mindformers.yaml (the same code an Ascend msrun worker runs: `ascend_runner.run_trainer`), with
+    the base weights from `base_ckpt` and the overflow-status op patched out (CPU only)."""
+    from .ascend_runner import run_trainer
+    from .mindformers_yaml import dump_yaml
+
+    doc = dict(prep.yaml_doc)
+    doc["load_checkpoint"] = str(base_ckpt)
+    yaml_path = run_dir / "mindformers.yaml"
+    tmp = run_dir / ".mindformers.yaml.tmp"
+    tmp.write_text(dump_yaml(doc), encoding="utf-8")
+    os.replace(tmp, yaml_path)
+
+    log = RunLog(run_dir, keep_until=None)
+    log.line(f"start (runner trainer): {cfg.source} data {data_dir} samples {prep.records.samples} "
+             f"truncated {prep.records.truncated} dropped {prep.records.dropped} "
+             f"records {'reused' if prep.records.reused else 'written'}")
+    log.line(f"params: {count.describe()}")
+    emit("start", {"start_step": 0, "total_steps": prep.total_steps, "records": asdict(prep.records),
+                   "params": count, "steps_per_epoch": prep.steps_per_epoch})
+
+    def on_step(rec: dict) -> None:
+        log.line(f"step {rec['step']} epoch {rec['epoch']} loss {rec['loss']:.6f} lr {rec['lr']:.3e} "
+                 f"tokens/s {rec['tokens_per_s']:.0f}")
+        emit("step", rec | {"total_steps": prep.total_steps})
+
+    t0 = time.perf_counter()
+    try:
+        out = run_trainer(yaml_path, run_dir, on_cpu=True, on_step=on_step)
+    except Exception as err:
+        log.line(f"MindFormers Trainer failed: {type(err).__name__}: {err}")
+        log.close()
+        raise
+    elapsed = time.perf_counter() - t0
+    if not np.isfinite(out["last_loss"]):
+        log.close()
+        raise MathDataError(f"training diverged (last loss {out['last_loss']})",
+                            "lower [lr].learning_rate or check the data")
+    for step, path in list_checkpoints(run_dir):
+        log.line(f"checkpoint {path.relative_to(run_dir)} (step {step})")
+        emit("checkpoint", {"step": step, "path": str(path)})
+    info["trainer"] = {"trainable_params": out["trainable_params"], "steps": out["steps"],
+                       "checkpoint_dir": out["checkpoint_dir"]}
+    write_json_atomic(run_dir / "run.json", info)
+    result = TrainResult(run_dir=str(run_dir), start_step=0, steps=out["steps"], total_steps=prep.total_steps,
+                         steps_per_epoch=prep.steps_per_epoch, first_loss=out["first_loss"],
+                         last_loss=out["last_loss"], tokens_per_s=out["tokens_per_s"], elapsed_s=elapsed,
+                         trainable_params=out["trainable_params"], total_params=count.total,
+                         ratio=out["trainable_params"] / count.total,
+                         records={k: v for k, v in asdict(prep.records).items()}, checkpoints=out["checkpoints"])
+    log.line(f"done: steps 0->{out['steps']} loss {out['first_loss']:.4f} -> {out['last_loss']:.4f} "
+             f"tokens/s {out['tokens_per_s']:.0f} elapsed {elapsed:.1f}s")
     log.close()
     write_json_atomic(run_dir / "summary.json", asdict(result))
     emit("done", asdict(result))
