@@ -8,7 +8,6 @@ can never silently disagree (the seed trained with one template and evaluated wi
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -66,12 +65,8 @@ def chat_template(name: str) -> tuple[str, str, str, str, str]:
 
 def load_prompts(path: Path) -> dict[str, PromptSpec]:
     """rules/prompts.toml: one table per prompt, keys `human` and optional `chat`."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MathDataError(f"{path}: no such prompts file", "pass --rules DIR pointing at the rules folder") from None
-    except tomllib.TOMLDecodeError as err:
-        raise MathDataError(f"{path}: bad TOML: {err}", "fix the file's syntax") from None
+    from .rules import read_toml
+    data = read_toml(path)
     specs = {}
     for name, table in data.items():
         if not isinstance(table, dict) or "human" not in table:
