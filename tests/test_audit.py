@@ -41,3 +41,14 @@ def test_clusters_and_examples(mixed_stats):
     assert imp["line"] == 28 and imp["reason"] == "discounted_price_above_original"
     near = {c["category"]: c["size"] for c in mixed_stats["top_near_clusters"]}
     assert near == {"add": 2, "word_problem": 2}
+
+
+def test_every_category_is_listed_even_when_empty(tmp_path):
+    from mathdata.audit import audit
+    f = tmp_path / "one.jsonl"
+    f.write_text('{"problem": "将分数 5/6 进行简化。", "solution": "最简化的形式为：5/6"}\n', encoding="utf-8")
+    cats = audit([f], quiet=True, workers=1)["categories"]
+    assert len(cats) == 17 and cats["simplify"]["count"] == 1
+    assert cats["english"] == {"count": 0, "unique": 0, "exact_duplicates": 0, "near_duplicates": 0, "kept": 0,
+                               "duplicate_rate": 0.0, "families": 0, "verified": 0, "wrong": 0, "implausible": 0,
+                               "unverifiable": 0, "median_chars": 0.0}

@@ -82,8 +82,11 @@ def summarise(df: pl.DataFrame, category_order) -> dict:
     ))
     by_name = {r["category"]: r for r in per.to_dicts()}
     categories = {}
-    for name in [c for c in category_order if c in by_name] + sorted(set(by_name) - set(category_order)):
-        r = by_name[name]
+    empty = {"count": 0, "unique": 0, "exact_duplicates": 0, "near_duplicates": 0, "families": 0,
+             "median_chars": 0, **{s: 0 for s in STATUSES}}
+    # every category of the rules is listed (zeros included), so scripts can index any of them
+    for name in list(category_order) + sorted(set(by_name) - set(category_order)):
+        r = by_name.get(name, empty)
         categories[name] = {
             "count": r["count"], "unique": r["unique"], "exact_duplicates": r["exact_duplicates"],
             "near_duplicates": r["near_duplicates"], "kept": r["unique"] - r["near_duplicates"],
