@@ -43,17 +43,17 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-__all__ = ["extract_answer", "parse_number", "answers_match", "normalize_text"]
+from .fullwidth import TABLE as _FULLWIDTH_TABLE
 
-# --- full-width -> ASCII -----------------------------------------------------------------------------
-_FW = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
-_FW.update({0x3000: 0x20, 0x2212: 0x2D, 0xFE63: 0x2D, 0x2013: 0x2D})
-_FW_TABLE = str.maketrans({chr(k): chr(v) for k, v in _FW.items()})
+__all__ = ["extract_answer", "parse_number", "answers_match", "to_ascii"]
+
+# --- full-width -> ASCII, plus the minus signs models print ------------------------------------------
+_TO_ASCII = {**_FULLWIDTH_TABLE, 0x2212: 0x2D, 0xFE63: 0x2D, 0x2013: 0x2D}
 
 
-def normalize_text(text: str) -> str:
+def to_ascii(text: str) -> str:
     """Full-width digits, letters and punctuation to ASCII; Unicode minus signs to `-`."""
-    return text.translate(_FW_TABLE)
+    return text.translate(_TO_ASCII)
 
 
 # --- the number grammar ------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def parse_number(s: str | None) -> Fraction | None:
     """The exact value of a string that is a single number (see module docstring), else None."""
     if s is None:
         return None
-    t = _strip_units(_clean(normalize_text(s)))
+    t = _strip_units(_clean(to_ascii(s)))
     if not t:
         return None
     m = NUMBER_RE.fullmatch(t)
@@ -239,7 +239,7 @@ def extract_answer(text: str | None) -> str | None:
     """The final answer in a solution or model output (precedence in the module docstring)."""
     if not text:
         return None
-    t = normalize_text(text)
+    t = to_ascii(text)
     seg = _answer_segment(t)
     if seg is not None and _clean(seg):
         box = _boxed(seg)
@@ -269,7 +269,7 @@ def extract_answer(text: str | None) -> str | None:
 
 
 def _canon_text(s: str) -> str:
-    s = normalize_text(s)
+    s = to_ascii(s)
     s = re.sub(r"\\left|\\right|\\[,!;]|\s+|\$", "", s)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     return s.rstrip(".。,，;；").lower()
@@ -292,9 +292,9 @@ def answers_match(pred: str | None, ref: str, rel_tol: float = 1e-4, abs_tol: fl
         return bool(a) and a == b
     if p is None or r is None:
         return False
-    pred_values = [p, p * 100] if _is_percent(normalize_text(pred)) else [p]
-    ref_values = [r, r * 100] if _is_percent(normalize_text(ref)) else [r]
-    exact = _is_fraction_form(normalize_text(ref))
+    pred_values = [p, p * 100] if _is_percent(to_ascii(pred)) else [p]
+    ref_values = [r, r * 100] if _is_percent(to_ascii(ref)) else [r]
+    exact = _is_fraction_form(to_ascii(ref))
     for pv in pred_values:
         for rv in ref_values:
             if exact:

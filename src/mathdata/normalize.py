@@ -13,9 +13,9 @@ import re
 
 import polars as pl
 
-FULLWIDTH = [chr(c) for c in range(0xFF01, 0xFF5F)] + ["\u3000"]
-ASCII = [chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)] + [" "]
-_TABLE = str.maketrans(dict(zip(FULLWIDTH, ASCII)))
+from .fullwidth import ASCII, FULLWIDTH
+from .fullwidth import TABLE as _TABLE
+
 TRAILING = "。．.?!"
 _SPACES = re.compile(r"\s+")
 _ODD_SPACE = re.compile(r"\s\s|[^\S ]")  # anything step 2 would change inside the text
