@@ -59,7 +59,11 @@ def metrics_callback(run_dir: str, tokens_per_step: int, lr_schedule=None, stop_
             now = time.perf_counter()
             rec = {"step": step, "epoch": int(getattr(cb, "cur_epoch_num", 0) or 0), "loss": loss, "lr": None,
                    "tokens_per_s": tokens_per_step / max(now - self.t, 1e-9), "elapsed_s": now - self.t0}
-            if lr_schedule is not None:
+            if isinstance(out, (tuple, list)) and len(out) >= 4:
+                # MFTrainOneStepCell returns (loss, overflow, scaling_sens, learning_rate, global_norm): the
+                # rate the step used, computed in the graph. Asking the schedule cell costs ~10 ms a step.
+                rec["lr"] = float(out[3].asnumpy().reshape(-1)[0])
+            elif lr_schedule is not None:
                 import mindspore as ms
                 import numpy as np
                 rec["lr"] = float(lr_schedule(ms.Tensor(np.array([step - 1], np.int32))).asnumpy().reshape(-1)[0])
