@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from mathdata.errors import MathDataError
+from mathdata.io import write_text
 
 from .config import TrainConfig
 
@@ -40,8 +41,7 @@ def resume_overrides(doc: dict, run_dir: Path) -> dict:
 
 
 def prepare_ascend(cfg: TrainConfig, data_dir: Path, run_dir: Path, resume: bool = False) -> tuple[Path, list[str]]:
-    import os
-
+    
     from .mindformers_yaml import dump_yaml
     from .runtime import use_output_dir
     from .train import prepare
@@ -58,9 +58,7 @@ def prepare_ascend(cfg: TrainConfig, data_dir: Path, run_dir: Path, resume: bool
     doc = resume_overrides(prep.yaml_doc, run_dir) if resume else prep.yaml_doc
     write_run_info(cfg, prep, run_dir, data_dir)
     yaml_path = run_dir / "mindformers.yaml"
-    tmp = run_dir / ".mindformers.yaml.tmp"
-    tmp.write_text(dump_yaml(doc), encoding="utf-8")
-    os.replace(tmp, yaml_path)
+    write_text(yaml_path, dump_yaml(doc))
     return yaml_path, msrun_command(cfg, run_dir, yaml_path)
 
 

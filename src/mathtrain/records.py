@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
@@ -17,6 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from mathdata.errors import MathDataError
+from mathdata.io import write_json as write_json_atomic  # the project's atomic JSON writer
 from mathdata.prompts import PromptSpec
 
 FORMAT_VERSION = 1
@@ -210,9 +210,3 @@ def load_records(path: str) -> tuple[np.ndarray, np.ndarray]:
         labels.append(row[1])
     return np.stack(ids).astype(np.int32), np.stack(labels).astype(np.int32)
 
-
-def write_json_atomic(path: Path, obj) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

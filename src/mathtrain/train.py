@@ -19,7 +19,6 @@ Run directory (RUN_DIR):
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -29,6 +28,7 @@ from typing import Callable
 import numpy as np
 
 from mathdata.errors import MathDataError
+from mathdata.io import write_text
 
 from .config import TrainConfig, check_files, load_model_config
 from .records import RecordSet, build_records, load_records, read_manifest, write_json_atomic
@@ -158,9 +158,7 @@ class RunLog:
                 for line in self.metrics.read_text(encoding="utf-8").splitlines():
                     if line.strip() and json.loads(line)["step"] <= keep_until:
                         kept.append(line + "\n")
-            tmp = self.metrics.with_name(".metrics.jsonl.tmp")
-            tmp.write_text("".join(kept), encoding="utf-8")
-            os.replace(tmp, self.metrics)
+            write_text(self.metrics, "".join(kept))
         else:
             self.metrics.write_text("", encoding="utf-8")
         self._metrics = self.metrics.open("a", encoding="utf-8")
@@ -206,9 +204,7 @@ def prepare(cfg: TrainConfig, data_dir: Path, run_dir: Path, max_steps: int | No
                             cfg.train.seq_length, run_dir / "data")
     per_epoch, total = plan_steps(records.samples, cfg, max_steps)
     doc = build_yaml(cfg, arch, run_dir, records.path, total_steps=total, steps_per_epoch=per_epoch)
-    tmp = run_dir / ".mindformers.yaml.tmp"
-    tmp.write_text(dump_yaml(doc), encoding="utf-8")
-    os.replace(tmp, run_dir / "mindformers.yaml")
+    write_text(run_dir / "mindformers.yaml", dump_yaml(doc))
     return Prepared(cfg, arch, records, tokenizer, prompt, per_epoch, total, doc)
 
 
@@ -233,7 +229,7 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
     use_output_dir(run_dir / "mindformers")
     set_context("cpu", cfg.run.mode, cfg.run.seed)
     import mindspore as ms
-    from mindspore import Tensor, nn
+    from mindspore import Tensor
     from mindformers.core.lr import CosineWithWarmUpLR
     from mindformers.core.optim import AdamW
 
@@ -375,9 +371,7 @@ def _train_with_trainer(cfg: TrainConfig, prep: Prepared, run_dir: Path, data_di
     doc = dict(prep.yaml_doc)
     doc["load_checkpoint"] = str(base_ckpt)
     yaml_path = run_dir / "mindformers.yaml"
-    tmp = run_dir / ".mindformers.yaml.tmp"
-    tmp.write_text(dump_yaml(doc), encoding="utf-8")
-    os.replace(tmp, yaml_path)
+    write_text(yaml_path, dump_yaml(doc))
 
     log = RunLog(run_dir, keep_until=None)
     log.line(f"start (runner trainer): {cfg.source} data {data_dir} samples {prep.records.samples} "
