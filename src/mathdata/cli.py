@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import MathDataError, run_cli
+from .errors import run_cli
 
 app = typer.Typer(help="Audit, synthesise and build arithmetic fine-tuning data.", no_args_is_help=True,
                   add_completion=False)

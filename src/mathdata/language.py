@@ -6,8 +6,6 @@ rules/categories.toml [language]).
 """
 from __future__ import annotations
 
-import re
-
 import polars as pl
 
 # LaTeX math and commands, then ASCII runs that hold a digit or an operator (3x+5=20, 7x^3, f(x)=2).

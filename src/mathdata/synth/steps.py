@@ -327,17 +327,18 @@ def mean_steps(ctx: StepContext) -> list[str]:
     xs = ctx.env["xs"]
     total = sum(xs, Decimal(0))
     n = len(xs)
-    lines = [f"平均值 = 数据之和 ÷ 数据个数。",
+    lines = ["平均值 = 数据之和 ÷ 数据个数。",
              f"数据之和：{' + '.join(p(t(x)) for x in xs)} = {t(total)}",
              f"数据个数：{n}"]
-    exact_text = t(_CTX.divide(total, Decimal(n))) if Fraction(total) / n == Fraction(_CTX.divide(total, Decimal(n))) else None
+    quotient = _CTX.divide(total, Decimal(n))
+    exact_text = t(quotient) if Fraction(total) / n == Fraction(quotient) else None
     return lines + [ctx.result(f"平均值 = {t(total)} ÷ {n}", exact_text)]
 
 
 @writer("equation")
 def equation_steps(ctx: StepContext) -> list[str]:
     a, b = ctx.env["a"], ctx.env["b"]
-    ta, tb = ctx.texts["a"], ctx.texts["b"]
+    ta = ctx.texts["a"]
     lines = [f"把常数项移到等号右边：{ta}x = {t(-b)}",
              f"两边同时除以 {ta}：x = {t(-b)} ÷ {p(ta)}"]
     frac = Fraction(-b) / Fraction(a)

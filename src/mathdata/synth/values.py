@@ -85,6 +85,15 @@ def _magnitude_drawer(rng: Random, lo: int, hi: int, factor: int, extrapolate: b
     return draw
 
 
+def _nonzero(draw: Callable[[], int]) -> Callable[[], int]:
+    def redraw_zero() -> int:
+        n = draw()
+        while n == 0:
+            n = draw()
+        return n
+    return redraw_zero
+
+
 def slot_drawer(slot: Slot, rng: Random, extrapolate: bool = False) -> Callable[[], tuple[str, object]]:
     """A function returning (text, exact value) for one slot."""
     if slot.kind == "decimal":
@@ -94,24 +103,19 @@ def slot_drawer(slot: Slot, rng: Random, extrapolate: bool = False) -> Callable[
         if lo > hi:
             raise MathDataError(f"slot {slot.name!r}: no {places}-place value in [{slot.min}, {slot.max}]", "widen the range")
         draw = _magnitude_drawer(rng, lo, hi, 10, extrapolate)
-        nonzero = slot.nonzero
+        draw = _nonzero(draw) if slot.nonzero else draw
 
         def decimal_slot():
-            n = draw()
-            while nonzero and n == 0:
-                n = draw()
-            text = decimal_text(n, places)
+            text = decimal_text(draw(), places)
             return text, Decimal(text)
         return decimal_slot
     if slot.kind == "int":
         lo, hi = _int_bounds(slot, 1)
         draw = _magnitude_drawer(rng, lo, hi, 2, extrapolate)
-        nonzero = slot.nonzero
+        draw = _nonzero(draw) if slot.nonzero else draw
 
         def int_slot():
             n = draw()
-            while nonzero and n == 0:
-                n = draw()
             return str(n), Decimal(n)
         return int_slot
     if slot.kind == "list":
