@@ -12,15 +12,12 @@ either in train.jsonl or in dropped.jsonl with its reason.
 
 Outputs (written into a temporary folder beside OUTDIR, then renamed into place, so an interrupted
 build leaves no complete-looking output): train.jsonl, train_conversations.json, dropped.jsonl,
-manifest.json. Same inputs, rules, quota file, settings and seed => byte-identical outputs.
+manifest.json. Which folders may be replaced, the lock and stale clean-up: outputs.py. Same inputs, rules, quota file, settings and seed => byte-identical outputs.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -34,6 +31,7 @@ from .dedup import find_duplicates, load_dedup_config
 from .errors import MathDataError
 from .io import read_records, sha256_file
 from .normalize import normalize_expr
+from .outputs import BuildFolder
 from .progress import Steps
 from .prompts import PromptSpec, load_prompts
 from .quota import PlanRow, QuotaTable, load_quotas, make_plan, sample, shortfall_error, top_up
@@ -176,34 +174,6 @@ def shuffle(df: pl.DataFrame, seed: int) -> pl.DataFrame:
 
 # --- outputs ------------------------------------------------------------------------------------------
 
-def _prepare_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise MathDataError(f"{out_dir}: exists and is not a folder", "pass a folder path for -o")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "manifest.json").is_file():
-        raise MathDataError(f"{out_dir}: folder is not empty and holds no earlier build (no manifest.json)",
-                            "choose a new or empty folder; a previous build's folder is replaced")
-
-
-@contextlib.contextmanager
-def staging_dir(out_dir: Path):
-    """A temporary folder beside `out_dir`; on success it replaces `out_dir` (renames only)."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-    if out_dir.exists():
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def write_outputs(folder: Path, train: pl.DataFrame, dropped: pl.DataFrame, spec: PromptSpec) -> dict:
     """Write the three data files; returns {name: {"sha256", "records"}}."""
     train.select("id", "category", "problem", "solution").write_ndjson(folder / "train.jsonl")
@@ -292,7 +262,7 @@ def build(inputs: list[Path | str], out_dir: Path | str, quota_path: Path | str,
     spec = prompts[opts.prompt]
     load_dedup_config(opts.rules_dir)
     index = load_eval_sets(list(opts.excludes), opts.ngram, opts.overlap) if opts.excludes else None
-    _prepare_out_dir(out_dir)
+    folder = BuildFolder(out_dir, [*inputs, quota_path, *opts.excludes, rules.directory], OUTPUT_FILES)
 
     stages: list[StageStats] = []
     dropped: list[pl.DataFrame] = []
@@ -304,7 +274,7 @@ def build(inputs: list[Path | str], out_dir: Path | str, quota_path: Path | str,
         return res.kept
 
     steps = Steps(STAGE_NAMES, quiet=quiet)
-    with steps:
+    with steps, folder.locked():
         with steps.step("load"):
             loaded = read_records(list(inputs))
             df = loaded.frame.with_row_index("_in")
@@ -341,7 +311,7 @@ def build(inputs: list[Path | str], out_dir: Path | str, quota_path: Path | str,
         with steps.step("write"):
             drops = _dropped_frame(dropped)
             manifest = _manifest(inputs, loaded, rules, table, quota_path, opts, spec, index, plan, stages, df)
-            with staging_dir(out_dir) as tmp:
+            with folder.staging() as tmp:
                 manifest["outputs"] = write_outputs(tmp, df, drops, spec)
                 (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
                                                    encoding="utf-8")
