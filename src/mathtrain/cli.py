@@ -16,7 +16,7 @@ def _root() -> None:
 
 
 # Command modules register themselves on `app` when imported.
-from . import commands_train, commands_eval  # noqa: E402,F401
+from . import commands_train, commands_eval, commands_model  # noqa: E402,F401
 
 
 def main() -> None:
