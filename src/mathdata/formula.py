@@ -4,6 +4,12 @@ Formulas are parsed once with `ast` into closures. Values are Decimal (120 signi
 so + - * and integer powers of the data's numbers are exact and / and sqrt are far below any
 displayed precision) or Fraction where exactness matters (`frac(a, b)`). Nothing is ever computed
 in binary floating point.
+
+Guards (rules/limits.toml [numbers]): a value with more than `result_digits` digits before the point
+raises (decimal's Overflow is trapped, so nothing ever becomes Infinity), and so does `a ** n` with
+|n| > `exponent` (unless a is 0, 1 or -1); callers treat both as an undefined answer. `evaluate_at`
+evaluates a compiled formula at a higher precision (to check an answer printed with more than 120
+significant digits).
 """
 from __future__ import annotations
 
@@ -15,8 +21,12 @@ from fractions import Fraction
 from typing import Callable, Mapping
 
 from .errors import MathDataError
+from .limits import LimitExceeded, default_limits
 
-CONTEXT = decimal.Context(prec=120, Emax=10**6, Emin=-(10**6), traps=[decimal.DivisionByZero, decimal.InvalidOperation])
+_LIMITS = default_limits()
+CONTEXT = decimal.Context(prec=120, Emax=_LIMITS.result_digits, Emin=-_LIMITS.result_digits,
+                          traps=[decimal.DivisionByZero, decimal.InvalidOperation, decimal.Overflow])
+_ACTIVE = [CONTEXT]   # the context the compiled closures use; evaluate_at swaps in a more precise one
 
 Value = Decimal | Fraction | list
 Env = Mapping[str, Value]
@@ -24,8 +34,30 @@ Env = Mapping[str, Value]
 
 def _to_decimal(v):
     if isinstance(v, Fraction):
-        return CONTEXT.divide(Decimal(v.numerator), Decimal(v.denominator))
+        return _ACTIVE[0].divide(Decimal(v.numerator), Decimal(v.denominator))
     return v
+
+
+def _power(a, b):
+    a, b = _to_decimal(a), _to_decimal(b)
+    if abs(b) > _LIMITS.exponent and a not in (0, 1, -1):
+        raise LimitExceeded(f"exponent {b} beyond numbers.exponent = {_LIMITS.exponent}")
+    return _ACTIVE[0].power(a, b)
+
+
+def _negate(v):
+    return _ACTIVE[0].minus(v) if isinstance(v, Decimal) else -v
+
+
+def evaluate_at(fn: Callable, env, prec: int):
+    """`fn(env)` with `prec` significant digits instead of 120 (same limits otherwise)."""
+    ctx = CONTEXT.copy()
+    ctx.prec = max(CONTEXT.prec, prec)
+    _ACTIVE[0] = ctx
+    try:
+        return fn(env)
+    finally:
+        _ACTIVE[0] = CONTEXT
 
 
 def _binop(op):
@@ -39,24 +71,24 @@ def _binop(op):
 
 
 _BINOPS = {
-    ast.Add: _binop((CONTEXT.add, operator.add)),
-    ast.Sub: _binop((CONTEXT.subtract, operator.sub)),
-    ast.Mult: _binop((CONTEXT.multiply, operator.mul)),
-    ast.Div: _binop((CONTEXT.divide, operator.truediv)),
-    ast.Pow: lambda a, b: CONTEXT.power(_to_decimal(a), _to_decimal(b)),
+    ast.Add: _binop((lambda a, b: _ACTIVE[0].add(a, b), operator.add)),
+    ast.Sub: _binop((lambda a, b: _ACTIVE[0].subtract(a, b), operator.sub)),
+    ast.Mult: _binop((lambda a, b: _ACTIVE[0].multiply(a, b), operator.mul)),
+    ast.Div: _binop((lambda a, b: _ACTIVE[0].divide(a, b), operator.truediv)),
+    ast.Pow: _power,
 }
 _CMP = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
         ast.Gt: operator.gt, ast.GtE: operator.ge}
 
 
 def _mean(xs):
-    return CONTEXT.divide(sum_(xs), Decimal(len(xs)))
+    return _ACTIVE[0].divide(sum_(xs), Decimal(len(xs)))
 
 
 def sum_(xs):
     total = Decimal(0)
     for x in xs:
-        total = CONTEXT.add(total, x)
+        total = _ACTIVE[0].add(total, x)
     return total
 
 
@@ -65,7 +97,7 @@ def _frac(a, b):
 
 
 FUNCTIONS: dict[str, Callable] = {
-    "sqrt": lambda a: CONTEXT.sqrt(_to_decimal(a)),
+    "sqrt": lambda a: _ACTIVE[0].sqrt(_to_decimal(a)),
     "mean": _mean,
     "sum": sum_,
     "len": lambda xs: Decimal(len(xs)),
@@ -103,7 +135,7 @@ def _compile(node, names, where, source):
         inner = sub(node.operand)
         if isinstance(node.op, ast.UAdd):
             return inner
-        return lambda env: -inner(env)
+        return lambda env: _negate(inner(env))
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS and not node.keywords:
         f, args = FUNCTIONS[node.func.id], [sub(a) for a in node.args]
         return lambda env: f(*(a(env) for a in args))

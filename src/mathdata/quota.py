@@ -17,8 +17,9 @@ from typing import Callable
 import polars as pl
 
 from .errors import MathDataError
+from .limits import Limits, load_limits
 from .normalize import normalize_text
-from .rules import Rules, read_toml
+from .rules import Rules, read_toml_hashed
 from .synth import SynthSettings, TemplateGenerator, record_id
 
 TOP_KEYS = ("total", "quotas")
@@ -37,6 +38,7 @@ class QuotaTable:
     path: str
     quotas: tuple[Quota, ...]
     total: int | None = None
+    sha256: str | None = None    # of the bytes read (the file is read once)
 
     @property
     def count(self) -> int:
@@ -51,16 +53,20 @@ class QuotaTable:
                 "quotas": [{"name": q.name, "categories": list(q.categories), "count": q.count} for q in self.quotas]}
 
 
-def _count(value, where: str, path: Path) -> int:
+def _count(value, where: str, path: Path, limits: Limits) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise MathDataError(f"{path}: {where} = {value!r}: must be a whole number >= 0", f"e.g. {where} = 5000")
+    if value > limits.per_quota and where != "total":
+        raise MathDataError(f"{path}: {where} = {value:,}: more records than one quota may ask for",
+                            f"a typo? limit: {limits.key('per_quota')}")
     return value
 
 
 def load_quotas(path: Path | str, rules: Rules) -> QuotaTable:
     """Read and check a quota file; every error names the file and the key, and lists valid names."""
     path = Path(path)
-    data = read_toml(path)
+    limits = load_limits(rules.directory)
+    data, sha256 = read_toml_hashed(path)
     unknown = set(data) - set(TOP_KEYS)
     table = data.get("quotas")
     if not isinstance(table, dict) or not table:
@@ -83,9 +89,9 @@ def load_quotas(path: Path | str, rules: Rules) -> QuotaTable:
             if not isinstance(cats, list) or not cats or not all(isinstance(c, str) for c in cats):
                 raise MathDataError(f"{path}: quotas.{name}.categories must be a non-empty list of names",
                                     f"valid names: {', '.join(valid)}")
-            count = _count(value["count"], f"quotas.{name}.count", path)
+            count = _count(value["count"], f"quotas.{name}.count", path, limits)
         else:
-            cats, count = [name], _count(value, f"quotas.{name}", path)
+            cats, count = [name], _count(value, f"quotas.{name}", path, limits)
         for c in cats:
             if c not in valid:
                 key = f"quotas.{name}" + (".categories" if isinstance(value, dict) else "")
@@ -95,13 +101,16 @@ def load_quotas(path: Path | str, rules: Rules) -> QuotaTable:
                                     "put each category in one quota only")
             owner[c] = name
         quotas.append(Quota(name=name, categories=tuple(dict.fromkeys(cats)), count=count))
-    qt = QuotaTable(path=str(path), quotas=tuple(quotas))
+    qt = QuotaTable(path=str(path), quotas=tuple(quotas), sha256=sha256)
+    if qt.count > limits.total:
+        raise MathDataError(f"{path}: the quotas add up to {qt.count:,} records, more than one build may make",
+                            f"a typo? limit: {limits.key('total')}")
     if "total" in data:
-        total = _count(data["total"], "total", path)
+        total = _count(data["total"], "total", path, limits)
         if total != qt.count:
             raise MathDataError(f"{path}: total = {total} but the quotas add up to {qt.count}",
                                 "fix a count, or the total")
-        qt = QuotaTable(path=qt.path, quotas=qt.quotas, total=total)
+        qt = QuotaTable(path=qt.path, quotas=qt.quotas, total=total, sha256=sha256)
     return qt
 
 

@@ -3,7 +3,6 @@ and never hard-codes them, so adding a template is an edit to rules/templates.to
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any, Callable
 from .errors import MathDataError
 from .formula import compile_formula
 from .normalize import normalize_text
+from .tomlfile import read_toml, read_toml_hashed  # noqa: F401  (re-exported: callers import them from here)
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 
@@ -101,17 +101,6 @@ class Rules:
     @property
     def template_categories(self) -> list[str]:
         return list(dict.fromkeys(t.category for t in self.templates))
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MathDataError(f"{path}: file not found", "check the path, or pass --rules DIR") from None
-    except UnicodeDecodeError:
-        raise MathDataError(f"{path}: not UTF-8 text", "save the file as UTF-8") from None
-    except tomllib.TOMLDecodeError as err:
-        raise MathDataError(f"{path}: bad TOML: {err}", "fix the syntax at that line") from None
 
 
 def _pattern_to_regex(text: str, group: Callable[[str], str], where: str, masked: bool = False) -> str:

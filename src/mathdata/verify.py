@@ -28,13 +28,16 @@ from fractions import Fraction
 
 import polars as pl
 
-from .formula import CONTEXT
+from .formula import CONTEXT, evaluate_at
+from .limits import default_limits
 from .normalize import normalize_text
 from .rules import Rules, Template
 
 DOUBLE_REL = Decimal(2) ** -50
 _ROUNDINGS = (decimal.ROUND_HALF_EVEN, decimal.ROUND_HALF_UP, decimal.ROUND_DOWN)
 _NUM_IN_LIST = re.compile(r"-?\d+(?:\.\d+)?")
+_DIGIT_RUN = re.compile(r"\d+")
+_LIMITS = default_limits()
 _LAST_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?:/\d+)?")
 
 
@@ -46,12 +49,32 @@ def slot_values(t: Template, match: re.Match) -> dict:
     return env
 
 
-def exact_answer(t: Template, env: dict):
-    """The template's answer for these slot values (Decimal or Fraction), or None if undefined."""
+def exact_answer(t: Template, env: dict, prec: int | None = None):
+    """The template's answer for these slot values (Decimal or Fraction), or None if undefined
+    (also beyond rules/limits.toml: an overflow is never Infinity). `prec`: more significant digits."""
     try:
-        return t.evaluate(env)
-    except (ZeroDivisionError, decimal.DivisionByZero, decimal.InvalidOperation, ValueError, OverflowError):
+        return evaluate_at(t.evaluate, env, prec) if prec else t.evaluate(env)
+    except (ArithmeticError, ValueError, RecursionError):  # ArithmeticError: decimal's, LimitExceeded
         return None
+
+
+def _significant(text: str) -> int:
+    """Significant digits of a printed number (for deciding the precision it must be checked at)."""
+    digits = "".join(c for c in text.split("e")[0].split("E")[0] if c.isdigit())
+    return len(digits.lstrip("0"))
+
+
+def _precision_for(shown: str | None) -> int | None:
+    """A precision for re-evaluating when the printed answer has more digits than 120 can check."""
+    if shown is None:
+        return None
+    n = _significant(shown)
+    return n + 20 if n > CONTEXT.prec - 20 else None
+
+
+def _too_long(text: str) -> bool:
+    """A number with more digits than rules/limits.toml numbers.digits (checked in linear time)."""
+    return len(text) > _LIMITS.digits and any(len(run) > _LIMITS.digits for run in _DIGIT_RUN.findall(text))
 
 
 def implausible_reason(t: Template, env: dict, answer) -> str | None:
@@ -59,7 +82,7 @@ def implausible_reason(t: Template, env: dict, answer) -> str | None:
         try:
             if rule.test({**env, "answer": answer if answer is not None else Decimal(0)}):
                 return rule.reason
-        except (ZeroDivisionError, decimal.DivisionByZero, decimal.InvalidOperation, TypeError):
+        except (ArithmeticError, TypeError):
             continue
     return None
 
@@ -77,7 +100,18 @@ def parse_value(text: str) -> Decimal | Fraction | None:
 
 def matches_shown(exact, shown_text: str) -> bool:
     """Is the printed value `shown_text` the exact value `exact`, to the precision it shows?"""
+    if isinstance(exact, Decimal) and not exact.is_finite():
+        return False  # never: an overflow or NaN matches nothing
+    try:
+        return _matches_shown(exact, shown_text)
+    except (ArithmeticError, ValueError):  # a printed value beyond the context (1e999999999)
+        return False
+
+
+def _matches_shown(exact, shown_text: str) -> bool:
     shown = parse_value(shown_text)
+    if isinstance(shown, Decimal) and not shown.is_finite():
+        return False
     if shown is None and exact is not None:  # \frac{5}{6}, 1,234.5 ...: the shared parser reads it
         from .answers import parse_number
         value = parse_number(shown_text)
@@ -92,7 +126,10 @@ def matches_shown(exact, shown_text: str) -> bool:
         return shown == exact
     if isinstance(shown, Fraction) or isinstance(exact, Fraction):  # 1/3 against 0.333... (120 digits)
         return abs(Fraction(shown) - Fraction(exact)) <= abs(Fraction(exact)) * Fraction(DOUBLE_REL)
-    if shown == exact or abs(shown - exact) <= abs(exact) * DOUBLE_REL:
+    if shown == exact:
+        return True
+    # the float tolerance is for values printed from a double (at most 17 significant digits)
+    if len(shown.as_tuple().digits) <= 17 and abs(shown - exact) <= abs(exact) * DOUBLE_REL:
         return True
     unit = Decimal(1).scaleb(shown.as_tuple().exponent)
     try:
@@ -101,28 +138,32 @@ def matches_shown(exact, shown_text: str) -> bool:
         return False
 
 
-_MIXED = re.compile(r"(\d+)\((\d+)/(\d+)\)")   # Math23K writes 3 1/2 as 3(1/2)
+_MIXED = re.compile(r"(?<!\d)(\d+)\((\d+)/(\d+)\)")   # Math23K writes 3 1/2 as 3(1/2)
+# (the look-behinds start a match only at a number's first digit: linear time on a long digit run)
+_PERCENT = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)%")
 _EQ_PREFIX = re.compile(r"^\s*[xX]\s*=")
 _EQ_CHARS = str.maketrans({"×": "*", "÷": "/", "（": "(", "）": ")", "[": "(", "]": ")", "{": "(", "}": ")",
                            "^": "**", "：": "/"})
 
 
-def equation_value(equation: str):
+def equation_value(equation: str, prec: int | None = None):
     """Exact value of a corpus equation like `x=(11-1)*2`, `x=20%*50`, `x=3(1/2)+1`; None if unreadable."""
     from .errors import MathDataError
     from .formula import compile_formula
     expr = _EQ_PREFIX.sub("", equation).translate(_EQ_CHARS)
     expr = _MIXED.sub(r"(\1+\2/\3)", expr)
-    expr = re.sub(r"(\d+(?:\.\d+)?)%", r"(\1/100)", expr)
+    expr = _PERCENT.sub(r"(\1/100)", expr)
     try:
-        return compile_formula(expr, set(), "equation")({})
-    except (MathDataError, ZeroDivisionError, decimal.DivisionByZero, decimal.InvalidOperation, TypeError,
-            ValueError, OverflowError, RecursionError, MemoryError):
-        return None
+        fn = compile_formula(expr, set(), "equation")
+        return evaluate_at(fn, {}, prec) if prec else fn({})
+    except (MathDataError, ArithmeticError, TypeError, ValueError, RecursionError, MemoryError):
+        return None  # ArithmeticError: decimal's traps and rules/limits.toml (never an Infinity)
 
 
 def verify_equation(equation: str, solution: str) -> tuple[str, str]:
-    value = equation_value(equation)
+    if _too_long(equation) or _too_long(solution):
+        return "unverifiable", "number_too_long"
+    value = equation_value(equation, _precision_for(final_value_text(solution)))
     if value is None:
         return "unverifiable", "equation_unparsed"
     mixed = _MIXED.fullmatch(solution.strip())
@@ -144,11 +185,15 @@ _CALC = re.compile(r"<<([^<>=]+)=([^<>]+)>>")  # GSM8K's calculator annotations:
 
 def verify_calculations(solution: str) -> tuple[str, str] | None:
     """Check every `<<expr=result>>` in a solution exactly; None if it has none."""
+    if "<<" not in solution:
+        return None
+    if _too_long(solution):
+        return "unverifiable", "number_too_long"
     calcs = _CALC.findall(solution)
     if not calcs:
         return None
     for expr, result in calcs:
-        value = equation_value(expr)
+        value = equation_value(expr, _precision_for(result))
         if value is None:
             return "unverifiable", "equation_unparsed"
         if not matches_shown(value, result.strip()):
@@ -173,6 +218,8 @@ def verify_record(t: Template, norm_problem: str, solution: str) -> tuple[str, s
         return "implausible", reason
     if answer is None:
         return "unverifiable", "undefined_answer"
+    if _too_long(solution):
+        return "unverifiable", "number_too_long"
     sm = t.solution_re().match(normalize_text(solution))
     if sm is not None:
         for name, value in sm.groupdict().items():
@@ -183,6 +230,11 @@ def verify_record(t: Template, norm_problem: str, solution: str) -> tuple[str, s
         shown = final_value_text(solution)
         if shown is None:
             return "wrong", "no_answer_in_solution"
+    prec = _precision_for(shown)
+    if prec:  # printed with more digits than 120 can check: compute it that precisely
+        answer = exact_answer(t, env, prec)
+        if answer is None:
+            return "unverifiable", "undefined_answer"
     if not matches_shown(answer, shown):
         return "wrong", "answer_mismatch"
     if t.answer_format == "fraction" and "/" in shown:

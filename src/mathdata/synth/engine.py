@@ -15,6 +15,7 @@ from random import Random
 from typing import Callable, Iterator
 
 from ..errors import MathDataError
+from ..limits import default_limits, load_limits
 from ..normalize import normalize_text
 from ..rules import Rules, Template
 from ..verify import exact_answer, implausible_reason, slot_values
@@ -131,7 +132,7 @@ class TemplateGenerator:
             return problem, self._fill_solution(texts)
         return problem, render_solution(self.template, texts, env, answer, "steps", st.round_to)
 
-    def generate(self, count: int, exclude: set[str] | None = None, max_misses: int = 20_000,
+    def generate(self, count: int, exclude: set[str] | None = None, max_misses: int | None = None,
                  strict: bool = True) -> list[tuple[str, str]]:
         """`count` (problem, solution) pairs with distinct normalised problems, none in `exclude`.
         When the value space runs out (`max_misses` draws in a row give nothing new), raise if
@@ -142,6 +143,7 @@ class TemplateGenerator:
         seen: set[str] = set()
         out: list[tuple[str, str]] = []
         misses = 0
+        max_misses = max_misses or default_limits().max_misses
         while len(out) < count:
             got = self.draw()
             if got is None:
@@ -184,6 +186,11 @@ def synthesize(rules: Rules, category: str, count: int, seed: int,
         raise MathDataError(f"--count {count}: must be >= 0", "e.g. --count 1000")
     settings.check()
     templates = templates_for(rules, category)
+    limits = load_limits(rules.directory)
+    categories = len({t.category for t in templates})
+    if count > limits.per_quota or count * categories > limits.total:
+        raise MathDataError(f"--count {count:,}: {count * categories:,} records is more than one run may make",
+                            f"a typo? limits: {limits.key('per_quota')} per category, {limits.key('total')}")
     by_category: dict[str, list[Template]] = {}
     for t in templates:
         by_category.setdefault(t.category, []).append(t)

@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Callable
 
 from ..errors import MathDataError
+from ..limits import default_limits
 from ..rules import Template
 from .answer import fixed, trim
 
@@ -265,11 +266,15 @@ def _power_lines(x: Decimal, tx: str, n: int) -> tuple[list[str], Decimal]:
     if n == 1:
         return [f"{p(tx)}^1 = {tx}"], x
     lines, value = [], x
+    shown = default_limits().power_step_lines + 1   # rules/limits.toml: a huge n writes no huge text
     for k in range(2, n + 1):
         prev = value
         value = _CTX.multiply(value, x)
-        left = f"{p(tx)} × {p(tx)}" if k == 2 else f"{p(t(prev))} × {p(tx)}"
-        lines.append(f"{p(tx)}^{k} = {left} = {t(value)}")
+        if k <= shown:
+            left = f"{p(tx)} × {p(tx)}" if k == 2 else f"{p(t(prev))} × {p(tx)}"
+            lines.append(f"{p(tx)}^{k} = {left} = {t(value)}")
+    if n > shown:
+        lines.append(f"……照这样再连乘 {n - shown} 次，得到 {p(tx)}^{n}。")
     return lines, value
 
 

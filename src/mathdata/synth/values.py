@@ -21,9 +21,11 @@ from random import Random
 from typing import Callable
 
 from ..errors import MathDataError
+from ..limits import default_limits
 from ..rules import Slot, Template
 
 SPLITS = ("train", "test", "extrapolate", "any")
+RANGE_LIMIT = Decimal(10) ** 30   # --range bounds (as --digits: at most 30 integer digits)
 _OVERRIDE_KEYS = {"min", "max", "places", "len_min", "len_max"}
 
 
@@ -85,12 +87,19 @@ def _magnitude_drawer(rng: Random, lo: int, hi: int, factor: int, extrapolate: b
     return draw
 
 
-def _nonzero(draw: Callable[[], int]) -> Callable[[], int]:
+def _nonzero(draw: Callable[[], int], slot: Slot, lo: int, hi: int) -> Callable[[], int]:
+    if lo == hi == 0:
+        raise MathDataError(f"slot {slot.name!r} must be non-zero but its range holds only 0 "
+                            f"(min {slot.min}, max {slot.max})", "widen the range, e.g. --range b=1:9")
+    tries = default_limits().nonzero_redraws
+
     def redraw_zero() -> int:
-        n = draw()
-        while n == 0:
+        for _ in range(tries):
             n = draw()
-        return n
+            if n != 0:
+                return n
+        raise MathDataError(f"slot {slot.name!r}: {tries} draws in a row were 0 (min {slot.min}, max {slot.max})",
+                            f"widen the range (limit: {default_limits().key('nonzero_redraws')})")
     return redraw_zero
 
 
@@ -103,7 +112,7 @@ def slot_drawer(slot: Slot, rng: Random, extrapolate: bool = False) -> Callable[
         if lo > hi:
             raise MathDataError(f"slot {slot.name!r}: no {places}-place value in [{slot.min}, {slot.max}]", "widen the range")
         draw = _magnitude_drawer(rng, lo, hi, 10, extrapolate)
-        draw = _nonzero(draw) if slot.nonzero else draw
+        draw = _nonzero(draw, slot, lo, hi) if slot.nonzero and not extrapolate else draw
 
         def decimal_slot():
             text = decimal_text(draw(), places)
@@ -112,7 +121,7 @@ def slot_drawer(slot: Slot, rng: Random, extrapolate: bool = False) -> Callable[
     if slot.kind == "int":
         lo, hi = _int_bounds(slot, 1)
         draw = _magnitude_drawer(rng, lo, hi, 2, extrapolate)
-        draw = _nonzero(draw) if slot.nonzero else draw
+        draw = _nonzero(draw, slot, lo, hi) if slot.nonzero and not extrapolate else draw
 
         def int_slot():
             n = draw()
@@ -148,6 +157,8 @@ def range_overrides(specs: list[str], templates: list[Template]) -> dict[str, di
             if not name or len(parts) not in (2, 3):
                 raise ValueError
             lo, hi = Decimal(parts[0]), Decimal(parts[1])
+            if not (lo.is_finite() and hi.is_finite()):
+                raise ValueError
             values = {"min": int(lo) if lo == lo.to_integral_value() else float(lo),
                       "max": int(hi) if hi == hi.to_integral_value() else float(hi)}
             if len(parts) == 3:
@@ -155,6 +166,8 @@ def range_overrides(specs: list[str], templates: list[Template]) -> dict[str, di
         except (ValueError, ArithmeticError):
             raise MathDataError(f"--range {spec!r}: expected SLOT=MIN:MAX or SLOT=MIN:MAX:PLACES",
                                 "e.g. --range a=-100:100:1") from None
+        if max(abs(lo), abs(hi)) >= RANGE_LIMIT or not 0 <= values.get("places", 0) <= 10:
+            raise MathDataError(f"--range {spec!r}: out of range", "use bounds below 1e30 in magnitude and 0..10 places")
         hits = [t for t in templates if name in t.slot_names]
         if not hits:
             names = sorted({s for t in templates for s in t.slot_names})
