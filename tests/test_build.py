@@ -82,9 +82,9 @@ def test_sample_every_rule_with_its_reason(tmp_path):
     assert (114, "wrong") not in dropped and (114, "exact_duplicate") not in dropped  # ... the right one stays
     assert dropped[(115, "implausible")]["detail"] == "discounted_price_above_original"
     assert dropped[(110, "near_duplicate")]["detail"] == "of " + record_id("计算 1044.40 + 5.5 等于多少")
-    # the full-width line 107 comes first, so its ASCII twin on line 108 is the copy
-    assert dropped[(108, "exact_duplicate")]["detail"] == "of " + record_id("计算 12.5 + 3.25 等于多少")
-    assert (107, "exact_duplicate") not in dropped
+    # the full-width line 107 comes first, but its canonical (ASCII) twin on line 108 is the kept copy
+    assert dropped[(107, "exact_duplicate")]["detail"] == "of " + record_id("计算 12.5 + 3.25 等于多少")
+    assert (108, "exact_duplicate") not in dropped
     assert dropped[(120, "no_quota")]["category"] == "other"
     assert {d["reason"] for d in dropped.values() if d["line"] in (3, 41)} == {"eval_exact", "eval_ngram"}
     train = rows(out / "train.jsonl")
@@ -157,7 +157,7 @@ def test_manifest_records_hashes_prompt_and_outputs(corpus_build, corpus, corpus
     plan = {r["quota"]: r for r in m["plan"]}
     assert plan["simplify"]["available"] == 1 and plan["simplify"]["top_up"] == 69 and plan["simplify"]["generated"] == 69
     assert [s["stage"] for s in m["stages"]] == ["load", "normalise", "english", "answers", "exact_dedup", "near_dedup",
-                                                 "decontaminate", "quota", "top_up", "style", "shuffle"]
+                                                 "decontaminate", "quota", "top_up", "style", "canonical", "shuffle"]
     convs = json.loads((out / "train_conversations.json").read_text(encoding="utf-8"))
     train = rows(out / "train.jsonl")
     assert [c["id"] for c in convs] == [r["id"] for r in train]
@@ -208,8 +208,9 @@ def test_keep_settings(tmp_path):
     assert sum(r["category"] == "english" for r in train) == 3
     problems = {r["problem"]: r["solution"] for r in train}
     assert problems.get("计算 1.5 + 2.5 等于多少？") == "1.5 + 2.5 = 5.0"   # kept, wrong as it is
-    # a problem with a wrong and a right solution keeps the right one (verified first)
-    assert problems.get("计算 7.25 * 4 等于多少？") == "7.25 * 4 = 29.00"
+    # a problem with a wrong and a right solution keeps the right one (verified first), written in
+    # canonical form: the decimal slot 4 as the data prints decimals (4.0), the answer as shown
+    assert problems.get("计算 7.25 * 4.0 等于多少？") == "7.25 * 4.0 = 29.00"
 
 
 def test_no_top_up_stops_with_the_plan_and_writes_nothing(tmp_path):
@@ -303,7 +304,7 @@ def test_undefined_answers_and_division_by_zero(tmp_path):
     assert stage(result, "answers").dropped == {"implausible": 1, "unverifiable": 1}
     details = {d["reason"]: d["detail"] for d in rows(out / "dropped.jsonl")}
     assert details == {"unverifiable": "undefined_answer", "implausible": "division_by_zero"}
-    assert [r["problem"] for r in rows(out / "train.jsonl")] == ["计算 2 的平方根？"]
+    assert [r["problem"] for r in rows(out / "train.jsonl")] == ["计算 2.0 的平方根？"]  # canonical: decimal slot
 
 
 def test_round_out_of_range(tmp_path):

@@ -4,11 +4,16 @@ Stages (each a pure function over a polars frame returning kept rows, dropped ro
 `drop_reason`, and mergeable `StageStats`):
 
     load -> normalise -> english -> answers -> exact_dedup -> near_dedup -> decontaminate -> quota
-         -> top_up -> style -> shuffle -> write
+         -> top_up -> style -> canonical -> shuffle -> write
 
 Drop reasons: english; wrong, implausible, unverifiable (a template record whose answer is undefined);
 exact_duplicate, near_duplicate; eval_exact, eval_ngram; no_quota, over_quota. Every input record is
 either in train.jsonl or in dropped.jsonl with its reason.
+
+Canonical training text (canonical.py, recorded as `canonical` in the manifest): every kept record is
+written in one form -- a template record re-rendered in its template's wording with canonical numbers,
+free text with full-width digits/letters made ASCII, whitespace collapsed and Chinese punctuation kept.
+Among exact copies the kept one is a verified copy whose texts are already canonical, if there is one.
 
 Outputs (written into a temporary folder beside OUTDIR, then renamed into place, so an interrupted
 build leaves no complete-looking output): train.jsonl, train_conversations.json, dropped.jsonl,
@@ -30,7 +35,8 @@ from .decontam import NGRAM, OVERLAP, EvalIndex, decontaminate, load_eval_sets
 from .dedup import find_duplicates, load_dedup_config
 from .errors import MathDataError
 from .io import read_records, sha256_file
-from .normalize import normalize_expr
+from .canonical import canonical_frame
+from .normalize import is_canonical_expr, normalize_series
 from .outputs import BuildFolder
 from .progress import Steps
 from .prompts import PromptSpec, load_prompts
@@ -43,7 +49,7 @@ from .verify import verify
 SCHEMA = "mathdata.build/1"
 OUTPUT_FILES = ("train.jsonl", "train_conversations.json", "dropped.jsonl")
 STAGE_NAMES = ["load", "normalise", "english", "answers", "exact_dedup", "near_dedup", "decontaminate",
-               "quota", "top_up", "style", "shuffle", "write"]
+               "quota", "top_up", "style", "canonical", "shuffle", "write"]
 RULE_FILES = ("templates.toml", "categories.toml", "prompts.toml", "dedup.toml")
 DROPPED_COLUMNS = ["source", "line", "id", "category", "problem", "solution", "reason", "detail"]
 
@@ -124,8 +130,14 @@ def stage_answers(df: pl.DataFrame, rules: Rules, keep_wrong: bool = False, keep
 
 
 def mark_duplicates(df: pl.DataFrame, rules_dir=None) -> pl.DataFrame:
+    """Mark exact and near duplicates. Kept first: verified records, then (among those) records whose
+    problem and solution are already in canonical form, then input order."""
     cfg = load_dedup_config(rules_dir)
-    df = df.with_columns(_priority=pl.when(pl.col("status") == "verified").then(0).otherwise(1))
+    canonical = pl.lit(True)
+    if "problem" in df.columns and "solution" in df.columns:
+        canonical = is_canonical_expr(pl.col("problem")) & is_canonical_expr(pl.col("solution")).fill_null(True)
+    df = df.with_columns(_priority=pl.when(pl.col("status") == "verified").then(0).otherwise(2)
+                         + pl.when(canonical).then(0).otherwise(1))
     return find_duplicates(df, cfg, priority="_priority").drop("_priority")
 
 
@@ -163,6 +175,13 @@ def stage_style(df: pl.DataFrame, rules: Rules, style: str | None, round_to: int
                  for t, n, s in df.select("template", "norm", "solution").iter_rows()]
     df = df.with_columns(solution=pl.Series(solutions, dtype=pl.String))
     return _result("style", df, df.head(0).with_columns(drop_reason=pl.lit("", dtype=pl.String)))
+
+
+def stage_canonical(df: pl.DataFrame, rules: Rules) -> tuple[StageResult, dict]:
+    """Write every kept record's problem and solution in canonical form (canonical.py); returns the
+    stage result and the manifest's `canonical` entry (scheme and how many texts were rewritten)."""
+    df, info = canonical_frame(df, rules)
+    return _result("canonical", df, df.head(0).with_columns(drop_reason=pl.lit("", dtype=pl.String))), info
 
 
 def shuffle(df: pl.DataFrame, seed: int) -> pl.DataFrame:
@@ -305,12 +324,16 @@ def build(inputs: list[Path | str], out_dir: Path | str, quota_path: Path | str,
             df = _top_up(df, loaded.frame, plan, rules, opts, index, stages)
         with steps.step("style"):
             df = run(stage_style(df, rules, opts.style, opts.round_to))
+        with steps.step("canonical"):
+            res, canonical_info = stage_canonical(df, rules)
+            df = run(res)
         with steps.step("shuffle"):
             df = shuffle(df, opts.seed)
             stages.append(StageStats("shuffle", df.height, df.height))
         with steps.step("write"):
             drops = _dropped_frame(dropped)
-            manifest = _manifest(inputs, loaded, rules, table, quota_path, opts, spec, index, plan, stages, df)
+            manifest = _manifest(inputs, loaded, rules, table, quota_path, opts, spec, index, plan, stages, df,
+                                 canonical_info)
             with folder.staging() as tmp:
                 manifest["outputs"] = write_outputs(tmp, df, drops, spec)
                 (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
@@ -327,7 +350,7 @@ def _top_up(df: pl.DataFrame, raw: pl.DataFrame, plan: list[PlanRow], rules: Rul
         stages.append(StageStats("top_up", before, before))
         return df
     # never repeat any input problem (kept or dropped) nor one made in an earlier round
-    exclude = set(raw.select(normalize_expr(pl.col("problem")))["problem"].to_list())
+    exclude = set(normalize_series(raw["problem"]).to_list())
     check = index.check_norms if index is not None and len(index) else None
     settings = SynthSettings(split="train")
     pending = [PlanRow(r.quota, r.categories, r.wanted, r.available, r.taken, r.top_up, r.generatable) for r in plan]
@@ -367,7 +390,8 @@ def _file_hash(path: Path) -> str | None:
 
 
 def _manifest(inputs, loaded, rules: Rules, table: QuotaTable, quota_path, opts: BuildOptions, spec: PromptSpec,
-              index: EvalIndex | None, plan: list[PlanRow], stages: list[StageStats], df: pl.DataFrame) -> dict:
+              index: EvalIndex | None, plan: list[PlanRow], stages: list[StageStats], df: pl.DataFrame,
+              canonical: dict) -> dict:
     counts = df.group_by("category", (pl.col("source") == "generated").alias("gen")).len()
     per: dict[str, dict] = {}
     for cat, gen, n in counts.iter_rows():
@@ -386,13 +410,14 @@ def _manifest(inputs, loaded, rules: Rules, table: QuotaTable, quota_path, opts:
         "excludes": index.settings()["sources"] if index is not None else [],
         "rules": {"dir": str(rules.directory),
                   "files": {name: _file_hash(Path(rules.directory) / name) for name in RULE_FILES}},
-        "quota": {**table.to_dict(), "sha256": sha256_file(quota_path)},
+        "quota": {**table.to_dict(), "sha256": table.sha256},
         "settings": opts.to_dict(),
         "dedup_config": load_dedup_config(opts.rules_dir).to_dict() | {
             "distinguishing_words": list(load_dedup_config(opts.rules_dir).distinguishing_words)},
         "prompt": spec.to_dict(),
         "plan": [r.to_dict() for r in plan],
         "stages": [s.to_dict() for s in stages],
+        "canonical": canonical,
         "records": df.height,
         "categories": {c: per[c] for c in order},
     }

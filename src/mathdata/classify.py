@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from .language import language_columns
-from .normalize import normalize_expr
+from .normalize import normalize_series
 from .rules import MASK, NUM, Rules
 
 
@@ -17,7 +17,7 @@ def classify(df: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     with its full regex, so the cost is one regex pass instead of one per template.
     """
     raw = df.select(pl.col("problem").unique())
-    raw = raw.with_columns(norm=normalize_expr(pl.col("problem")))
+    raw = raw.with_columns(norm=normalize_series(raw["problem"]))
     uniq = raw.select(pl.col("norm").unique()).with_columns(family=pl.col("norm").str.replace_all(NUM, MASK))
     families = uniq.select(pl.col("family").unique())
     candidate = pl.lit(None, dtype=pl.String)
