@@ -17,3 +17,13 @@ def mixed_stats():
     """Audit stats of fixtures/audit/mixed.jsonl (hand-written: every template, each duplicate kind)."""
     from mathdata.audit import audit
     return audit([FIXTURES / "audit" / "mixed.jsonl"], quiet=True, workers=1)
+
+
+@pytest.fixture(scope="session")
+def llama3_tokenizer_file(tmp_path_factory):
+    """A Llama3-SHAPED tiktoken tokenizer.model (specials at 128000.., vocab 128256), built by
+    fixtures/tiny/build_llama3_tokenizer.py in about half a second; pairs with fixtures/tiny/llama3-model.yaml."""
+    import runpy
+
+    build = runpy.run_path(str(FIXTURES / "tiny" / "build_llama3_tokenizer.py"))["build"]
+    return build(tmp_path_factory.mktemp("llama3-tokenizer") / "tokenizer.model")
