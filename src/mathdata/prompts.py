@@ -5,6 +5,11 @@ can never silently disagree (the seed trained with one template and evaluated wi
 - `human`: how a problem becomes the user's turn, e.g. "{problem}";
 - `chat`: the conversation template that wraps turns into one string (FastChat's vicuna_v1.1,
   which MindFormers' own Llama preprocessing uses).
+
+The end of an assistant turn is not text: MindFormers splits a vicuna conversation at its `</s>` separator
+and ends each answer with the tokenizer's EOS *id* (`add_eos_token`), so `mathtrain.records` appends that id
+after the answer. (Writing `</s>` as text would teach a Llama3 model to print `<`,`/`,`s`,`>` and never to
+emit `<|end_of_text|>`.)
 """
 from __future__ import annotations
 
@@ -18,9 +23,10 @@ VICUNA_SYSTEM = (
     "The assistant gives helpful, detailed, and polite answers to the user's questions."
 )
 
-# name -> (system, user role, assistant role, separator after a user turn, end of an assistant turn)
+# name -> (system, user role, assistant role, separator after a user turn); an assistant turn ends with the
+# tokenizer's EOS id (see above), never with text.
 CHAT_TEMPLATES = {
-    "vicuna_v1.1": (VICUNA_SYSTEM, "USER", "ASSISTANT", " ", "</s>"),
+    "vicuna_v1.1": (VICUNA_SYSTEM, "USER", "ASSISTANT", " "),
 }
 
 
@@ -35,13 +41,13 @@ class PromptSpec:
 
     def generation_prompt(self, problem: str) -> str:
         """The exact text a model sees before it answers (no answer appended)."""
-        system, user, assistant, sep, _ = chat_template(self.chat)
+        system, user, assistant, sep = chat_template(self.chat)
         return f"{system}{sep}{user}: {self.human_turn(problem)}{sep}{assistant}:"
 
     def training_parts(self, problem: str, solution: str) -> tuple[str, str]:
-        """(prompt, answer): the loss is computed on the answer part only."""
-        _, _, _, _, end = chat_template(self.chat)
-        return self.generation_prompt(problem), f" {solution}{end}"
+        """(prompt, answer): the loss is computed on the answer part only, which the tokenizer's EOS id
+        (appended by mathtrain.records, not here) ends."""
+        return self.generation_prompt(problem), f" {solution}"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,7 +62,7 @@ class PromptSpec:
         return spec
 
 
-def chat_template(name: str) -> tuple[str, str, str, str, str]:
+def chat_template(name: str) -> tuple[str, str, str, str]:
     try:
         return CHAT_TEMPLATES[name]
     except KeyError:
