@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_defaults_are_the_seed_recipe():
     cfg = TrainConfig()
     assert (cfg.lora.rank, cfg.lora.alpha, cfg.lora.dropout, cfg.lora.target_modules) == (8, 16.0, 0.0, ".*wq|.*wv")
-    assert (cfg.optimizer.type, cfg.optimizer.beta1, cfg.optimizer.beta2) == ("AdamW", 0.9, 0.95)
+    assert (cfg.optimizer.type, cfg.optimizer.beta1, cfg.optimizer.beta2) == ("AdamWeightDecay", 0.9, 0.95)
     assert (cfg.optimizer.eps, cfg.optimizer.weight_decay) == (1e-8, 0.01)
     assert (cfg.lr.type, cfg.lr.learning_rate, cfg.lr.lr_end, cfg.lr.warmup_ratio) == ("CosineWithWarmUpLR", 3e-5, 1e-6, 0.03)
     assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.seq_length) == (6, 64, 256)
@@ -29,6 +29,7 @@ def test_tiny_and_production_configs_load():
     assert prod.parallel_ways() == (1, 4, 1)
     assert prod.lora == TrainConfig().lora and prod.optimizer == TrainConfig().optimizer
     assert prod.lr == TrainConfig().lr and (prod.train.epochs, prod.train.batch_size) == (6, 64)
+    assert (prod.tokenizer.type, Path(prod.tokenizer.path).name) == ("Llama3Tokenizer", "tokenizer.model")
 
 
 BASE = {"model": {"config": "m.yaml"}, "tokenizer": {"path": "t.model"}}
@@ -58,11 +59,31 @@ def _with(section, **kv):
     (_with("run", runner=1), "[run].runner"),
     ({**_with("run", device="ascend", devices=4), "parallel": {"model_parallel": 3}}, "[parallel]"),
     ({"tokenizer": {"path": "t.model"}}, "[model].config"),
+    (_with("model", name="../../../x"), "[model].name"),
+    (_with("model", name="a/b"), "[model].name"),
+    (_with("train", seq_length=10**9), "[train].seq_length"),
+    (_with("lora", target_modules="q_proj|v_proj"), "[lora].target_modules"),
+    (_with("tokenizer", type="GPT2Tokenizer"), "[tokenizer].type"),
 ])
 def test_bad_values_are_rejected_naming_the_key(raw, names):
     with pytest.raises(MathDataError) as err:
         config_from_dict(raw, base_dir=Path("/x"), source="t.toml")
     assert names in err.value.message and err.value.hint
+
+
+def test_unknown_tokenizer_type_lists_the_valid_ones():
+    with pytest.raises(MathDataError) as err:
+        config_from_dict(_with("tokenizer", type="tiktoken"), base_dir=Path("/x"), source="t.toml")
+    for kind in ("Llama3Tokenizer", "LlamaTokenizerFast", "hf", "LlamaTokenizer"):
+        assert kind in err.value.hint
+
+
+def test_plain_names_and_size_limits_are_accepted_at_the_edge():
+    cfg = config_from_dict({**_with("model", name="llama3_8b-v1.0"), "train": {"seq_length": 131_072}},
+                           base_dir=Path("/x"), source="t.toml")
+    assert (cfg.model.name, cfg.train.seq_length) == ("llama3_8b-v1.0", 131_072)
+    with pytest.raises(MathDataError, match=r"\[train\].seq_length = 131073 is too large"):
+        config_from_dict(_with("train", seq_length=131_073), base_dir=Path("/x"), source="t.toml")
 
 
 def test_missing_file_and_bad_toml(tmp_path):
@@ -89,6 +110,9 @@ def test_every_key_is_documented():
     ("hidden_size: 64\nnum_layers: 2\nnum_heads: 4\nn_kv_heads: 3\nvocab_size: 600\n", "not divisible by n_kv_heads"),
     ("hidden_size: 64\nnum_heads: 4\nvocab_size: 600\n", "num_layers must be a positive integer"),
     ("hidden_size: [64\n", "cannot parse"),
+    ("hidden_size: 1048576\nnum_layers: 2\nnum_heads: 4\nvocab_size: 600\n", "hidden_size = 1,048,576 is too large"),
+    ("hidden_size: 64\nnum_layers: 2\nnum_heads: 4\nvocab_size: 600\nseq_length: 99999999\n",
+     "seq_length = 99,999,999 is too large"),
 ])
 @pytest.mark.train
 def test_bad_model_config_files(tmp_path, text, message):

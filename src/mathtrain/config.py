@@ -40,19 +40,30 @@ class ModelSection:
                      "num_heads, n_kv_heads, intermediate_size, vocab_size, ...); relative to this TOML", path=True)
     checkpoint: str = _f("", "base weights (a MindSpore .ckpt of LlamaForCausalLM); empty = random init from the "
                          "seed (only sensible for the tiny CPU fixture); relative to this TOML", path=True)
-    name: str = _f("llama", "a short model name used in checkpoint file names")
+    name: str = _f("llama", "a short model name used in checkpoint file names: letters, digits, `.`, `_`, `-` "
+                   "(no path separators, no `..`)", pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
 class TokenizerSection:
-    type: str = _f("LlamaTokenizer", "MindFormers tokenizer class: `LlamaTokenizer` (sentencepiece .model file) or "
-                   "`LlamaTokenizerFast` (tokenizers tokenizer.json)", choices=("LlamaTokenizer", "LlamaTokenizerFast"))
+    type: str = _f("LlamaTokenizer", "`Llama3Tokenizer` (Meta's tiktoken tokenizer.model, as MindFormers' research "
+                   "Llama3Tokenizer loads it), `LlamaTokenizerFast` or its alias `hf` (a Hugging Face tokenizer.json "
+                   "with the model's own special tokens) or `LlamaTokenizer` (sentencepiece .model)",
+                   choices=("Llama3Tokenizer", "LlamaTokenizerFast", "hf", "LlamaTokenizer"))
     path: str = _f("", "the tokenizer file (tokenizer.model or tokenizer.json); relative to this TOML", path=True)
+    bos: str = _f("", "BOS token text; empty = the tokenizer's own (Llama3Tokenizer: begin_of_text, 128000; hf: "
+                  "bos_token of the tokenizer_config.json beside the file). Its id must equal the model config's "
+                  "bos_token_id")
+    eos: str = _f("", "EOS token text, whose id ends every answer and stops generation; empty = the tokenizer's "
+                  "own (Llama3Tokenizer: end_of_text, 128001; hf: eos_token of tokenizer_config.json). Its id must "
+                  "equal eos_token_id")
+    pad: str = _f("", "pad token text; empty = the tokenizer's own (Llama3Tokenizer: reserved_special_token_0, "
+                  "128002; hf: pad_token of tokenizer_config.json, else the EOS). Its id must equal pad_token_id")
 
 
 @dataclass(frozen=True)
 class LoraSection:
-    rank: int = _f(8, "LoRA rank r", min=1)
+    rank: int = _f(8, "LoRA rank r", min=1, max=4096)
     alpha: float = _f(16.0, "LoRA alpha; the update is scaled by alpha / rank", gt=0.0)
     dropout: float = _f(0.0, "dropout on the LoRA input, in [0, 1)", min=0.0, lt=1.0)
     target_modules: str = _f(".*wq|.*wv", "regex over MindFormers layer names (wq, wk, wv, wo, w1, w2, w3) that get "
@@ -61,8 +72,10 @@ class LoraSection:
 
 @dataclass(frozen=True)
 class OptimizerSection:
-    type: str = _f("AdamW", "MindFormers optimizer; `AdamW` stands in for the seed's FP32StateAdamWeightDecay, "
-                   "which mindformers 1.9 no longer ships", choices=("AdamW",))
+    type: str = _f("AdamWeightDecay", "`AdamWeightDecay` (MindSpore's, no bias correction: the seed's "
+                   "FP32StateAdamWeightDecay, whose state is fp32 anyway for LoRA) or `AdamW` (MindFormers', with "
+                   "bias correction: its first step is ~2.2x larger at beta2 0.95)",
+                   choices=("AdamWeightDecay", "AdamW"))
     beta1: float = _f(0.9, "Adam beta1, in [0, 1)", min=0.0, lt=1.0)
     beta2: float = _f(0.95, "Adam beta2, in [0, 1)", min=0.0, lt=1.0)
     eps: float = _f(1e-8, "Adam epsilon", gt=0.0)
@@ -79,9 +92,10 @@ class LrSection:
 
 @dataclass(frozen=True)
 class TrainSection:
-    epochs: int = _f(6, "passes over the training set", min=1)
-    batch_size: int = _f(64, "global batch size (samples per optimizer step)", min=1)
-    seq_length: int = _f(256, "tokens per sample the model sees; records hold seq_length + 1 tokens", min=8)
+    epochs: int = _f(6, "passes over the training set", min=1, max=10_000)
+    batch_size: int = _f(64, "global batch size (samples per optimizer step)", min=1, max=1_048_576)
+    seq_length: int = _f(256, "tokens per sample the model sees; records hold seq_length + 1 tokens (at most "
+                         "131,072)", min=8, max=131_072)
     max_steps: int = _f(0, "stop after this many optimizer steps (the LR schedule spans them); 0 = epochs * steps per epoch", min=0)
     save_steps: int = _f(0, "save a LoRA checkpoint every N steps; 0 = once per epoch (always at the end)", min=0)
     log_steps: int = _f(1, "write a metrics.jsonl line every N steps", min=1)
@@ -189,6 +203,11 @@ def _section(cls: type, name: str, table: dict, base_dir: Path | None, source: s
             raise MathDataError(f"{where} = {value!r} is not allowed", f"choose one of {', '.join(meta['choices'])}")
         if "min" in meta and value < meta["min"]:
             raise MathDataError(f"{where} = {value!r} is too small", f"must be >= {meta['min']}")
+        if "max" in meta and value > meta["max"]:
+            raise MathDataError(f"{where} = {value!r} is too large", f"must be <= {meta['max']:,}")
+        if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
+            raise MathDataError(f"{where} = {value!r} is not a plain name", "use letters, digits, '.', '_' and '-' "
+                                "only (it becomes part of file names inside the run folder)")
         if "gt" in meta and not value > meta["gt"]:
             raise MathDataError(f"{where} = {value!r} is too small", f"must be > {meta['gt']}")
         if "lt" in meta and not value < meta["lt"]:
@@ -209,6 +228,12 @@ def _check_cross(cfg: TrainConfig) -> None:
     except re.error as err:
         raise MathDataError(f"{src}: [lora].target_modules is not a valid regex: {err}",
                             "e.g. '.*wq|.*wv'") from None
+    from .model import ATTENTION, FEED_FORWARD
+
+    if not any(re.match(cfg.lora.target_modules, name) for name in ATTENTION + FEED_FORWARD):
+        raise MathDataError(f"{src}: [lora].target_modules = {cfg.lora.target_modules!r} matches none of "
+                            f"MindFormers' Llama layers ({', '.join(ATTENTION + FEED_FORWARD)})",
+                            "use MindFormers' names, e.g. '.*wq|.*wv' (not Hugging Face's q_proj/v_proj)")
     if cfg.is_cpu and cfg.run.devices != 1:
         raise MathDataError(f"{src}: [run].devices = {cfg.run.devices} with device = 'cpu'",
                             "CPU training uses one device: set devices = 1 or device = 'ascend'")
@@ -239,6 +264,13 @@ def check_files(cfg: TrainConfig, dry_run: bool = False) -> None:
                                 "fix the path (relative paths are resolved against the TOML's folder)")
 
 
+# Upper bounds on model-config sizes: far above any real Llama (Llama3-405B: hidden 16384, 126 layers, 128
+# heads, FFN 53248, vocab 128256), low enough that a typo gives a one-line error instead of an allocation failure.
+MODEL_LIMITS = {"hidden_size": 65_536, "num_layers": 1_024, "num_heads": 1_024, "n_kv_heads": 1_024,
+                "intermediate_size": 1_048_576, "vocab_size": 4_194_304, "seq_length": 131_072,
+                "max_position_embedding": 1_048_576}
+
+
 def load_model_config(cfg: TrainConfig) -> dict:
     """The LlamaConfig keys from [model].config (YAML or JSON), validated against LlamaConfig's signature."""
     import json
@@ -264,8 +296,17 @@ def load_model_config(cfg: TrainConfig) -> dict:
         if allowed is not None and key not in allowed:
             raise MathDataError(f"{path}: unknown LlamaConfig key {key!r}", "see mindformers LlamaConfig for valid keys")
     for key in ("hidden_size", "num_layers", "num_heads", "vocab_size"):
-        if not isinstance(data.get(key), int) or data[key] < 1:
+        if not isinstance(data.get(key), int) or isinstance(data[key], bool) or data[key] < 1:
             raise MathDataError(f"{path}: {key} must be a positive integer", f"set {key}: ...")
+    for key, limit in MODEL_LIMITS.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise MathDataError(f"{path}: {key} = {value!r} must be a non-negative integer", f"set {key}: ...")
+        if value > limit:
+            raise MathDataError(f"{path}: {key} = {value:,} is too large ([model].config)",
+                                f"must be <= {limit:,} (mathtrain's sanity limit; Llama3-405B is far below it)")
     if data["hidden_size"] % data["num_heads"]:
         raise MathDataError(f"{path}: hidden_size {data['hidden_size']} is not divisible by num_heads "
                             f"{data['num_heads']}", "fix the model shape")
