@@ -13,10 +13,10 @@ PROD_TOML = ROOT / "configs" / "llama3-8b-lora.toml"
 pytestmark = pytest.mark.train
 
 
-def _dry_run(toml, tmp_path):
+def _dry_run(toml, tmp_path, *extra):
     build = write_build_dir(tmp_path / "build", n=4)
     out = tmp_path / "run"
-    proc = run_cli("run", "--config", str(toml), "--data", str(build), "--out", str(out), "--dry-run")
+    proc = run_cli("run", "--config", str(toml), "--data", str(build), "--out", str(out), "--dry-run", *extra)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert not out.exists()  # a dry run writes nothing
     path = tmp_path / "printed.yaml"
@@ -43,7 +43,9 @@ def test_cpu_dry_run_yaml_loads_in_mindformers(tmp_path):
     assert (mc.hidden_size, mc.num_layers, mc.vocab_size, mc.seq_length) == (64, 2, 600, 96)
     assert mc.pet_config.to_dict() == {"pet_type": "lora", "lora_rank": 8, "lora_alpha": 16.0, "lora_dropout": 0.0,
                                        "target_modules": ".*wq|.*wk|.*wv|.*wo"}
-    assert cfg.optimizer.to_dict() == {"type": "AdamW", "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.01}
+    assert cfg.optimizer.to_dict() == {"type": "AdamWeightDecay", "beta1": 0.9, "beta2": 0.95, "eps": 1e-8,
+                                       "weight_decay": 0.01}
+    assert cfg.runner_wrapper.to_dict() == {"type": "MFTrainOneStepCell", "scale_sense": 1.0, "use_clip_grad": True}
     assert cfg.lr_schedule.type == "CosineWithWarmUpLR" and cfg.lr_schedule.learning_rate == 5e-3
     assert cfg.train_dataset.data_loader.type == "MindDataset"
     assert cfg.train_dataset.data_loader.dataset_dir.endswith("run/data/train.mindrecord")
@@ -64,8 +66,16 @@ def test_ascend_dry_run_yaml_and_msrun_command(tmp_path):
         4096, 32, 8, 128256, 14336)
     assert mc.pet_config.lora_rank == 8 and mc.pet_config.target_modules == ".*wq|.*wv"
     assert (cfg.runner_config.epochs, cfg.runner_config.batch_size, mc.seq_length) == (6, 64, 256)
-    assert cfg.runner_wrapper.scale_sense.type == "DynamicLossScaleUpdateCell"
-    assert cfg.load_checkpoint == "/data/llama3-8b/llama3_8b.ckpt"
+    assert cfg.runner_wrapper.scale_sense == 1.0 and cfg.runner_wrapper.use_clip_grad is True  # static, as MF's Llama3
+    assert cfg.optimizer.to_dict() == {"type": "AdamWeightDecay", "beta1": 0.9, "beta2": 0.95, "eps": 1e-8,
+                                       "weight_decay": 0.01}
+    assert (mc.bos_token_id, mc.eos_token_id, mc.pad_token_id) == (128000, 128001, 128002)
+    assert cfg.processor.tokenizer.to_dict() == {"type": "Llama3Tokenizer",
+                                                 "vocab_file": "/data/llama3-8b/tokenizer.model"}
+    assert "save_file" not in cfg.parallel.strategy_ckpt_config  # per-rank names are MindFormers' (test below)
+    assert cfg.parallel.strategy_ckpt_config.only_trainable_params is False
+    assert cfg.load_checkpoint == "/data/llama3-8b/llama3_8b.ckpt" and cfg.auto_trans_ckpt is True
+    assert "# params: trainable 3,407,872 / total 8,030,261,248 = 0.042438%" in text
     launch = [line for line in text.splitlines() if line.startswith("# launch: ")]
     assert len(launch) == 1
     cmd = launch[0][len("# launch: "):].split()
@@ -88,7 +98,9 @@ def test_prepare_ascend_writes_records_yaml_and_command(tmp_path):
                    str(ROOT / "src" / "mathtrain" / "ascend_runner.py"), "--config", str(yaml_path),
                    "--run-dir", str(run)]
     doc = yaml.safe_load(yaml_path.read_text())
-    assert doc["resume_training"] is True and doc["load_checkpoint"] == str(run / "checkpoints")
+    # MindFormers' resume: the folder above rank_r (CheckpointMonitor writes checkpoints/checkpoint/rank_r/)
+    assert doc["resume_training"] is True and doc["load_checkpoint"] == str(run / "checkpoints" / "checkpoint")
+    assert doc["auto_trans_ckpt"] is False
     assert doc["parallel_config"]["model_parallel"] == 2 and doc["lr_schedule"]["total_steps"] == 8  # 16/8 x 4
     assert Path(doc["train_dataset"]["data_loader"]["dataset_dir"]).is_file()  # tokenised on the host
     import json
@@ -132,3 +144,90 @@ def test_ascend_runner_metrics_callback(tmp_path):
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [(x["step"], x["loss"]) for x in lines] == [(1, 1.5), (2, 0.5)]
     assert lines[0]["lr"] == 0.0 and lines[1]["lr"] == pytest.approx(1.5e-5) and lines[1]["tokens_per_s"] > 0
+
+
+def test_dry_run_json_carries_the_exact_counts(tmp_path):
+    import json
+
+    text, _ = _dry_run(PROD_TOML, tmp_path, "--json", "-")
+    out = json.loads(text)
+    assert out["params"] == {"trainable": 3_407_872, "total": 8_030_261_248, "ratio": 3_407_872 / 8_030_261_248}
+    assert out["launch"][0] == "msrun" and out["yaml"]["optimizer"]["type"] == "AdamWeightDecay"
+
+
+def _effective_strategy_file(parallel: dict, rank: int, monkeypatch) -> str:
+    """What MindFormers' ParallelOperator.init_communication does with the YAML's `parallel` block on rank r
+    (core/context/parallel.py: set_strategy_save_path, then set_auto_parallel_context(**parallel)), minus
+    the collective init; returns the strategy file MindSpore would write."""
+    import mindspore as ms
+    from mindformers.core.context.parallel import ParallelOperator
+    from mindformers.utils.file_utils import set_strategy_save_path
+
+    monkeypatch.setenv("RANK_ID", str(rank))
+    ctx = dict(parallel)
+    ctx.pop("parallel_optimizer_config", None)
+    ms.reset_auto_parallel_context()
+    try:
+        set_strategy_save_path(ctx)
+        ParallelOperator._set_ms_auto_parallel_context(**ctx)
+        return ms.get_auto_parallel_context("strategy_ckpt_save_file")
+    finally:
+        ms.reset_auto_parallel_context()
+
+
+def test_every_rank_writes_its_own_strategy_file(tmp_path, monkeypatch):
+    """Through MindFormers' own code: rank r's strategy is output_dir/strategy/ckpt_strategy_rank_{r}.ckpt,
+    the names TransformCkpt globs for. The old YAML (strategy_ckpt_config.save_file) gave all ranks one file."""
+    from mindformers.core.context.validators import validate_parallel_mode
+
+    _, path = _dry_run(PROD_TOML, tmp_path)
+    cfg = _mf_config(path, tmp_path)
+    validate_parallel_mode(cfg)  # as build_context does: parallel_mode 1 -> "semi_auto_parallel"
+    parallel = cfg.parallel.to_dict()
+    strategy_dir = tmp_path / "mf" / "strategy"
+    for rank in (0, 3):
+        assert _effective_strategy_file(parallel, rank, monkeypatch) == str(
+            strategy_dir / f"ckpt_strategy_rank_{rank}.ckpt")
+    old = {**parallel, "strategy_ckpt_config": {"save_file": str(tmp_path / "one.ckpt"),
+                                                "only_trainable_params": False}}
+    assert {_effective_strategy_file(old, r, monkeypatch) for r in (0, 3)} == {str(tmp_path / "one.ckpt")}
+
+
+@pytest.mark.parametrize("kind", ["AdamWeightDecay", "AdamW"])
+def test_yaml_optimizer_through_mindformers_build_optim(tmp_path, kind):
+    """MindFormers' build_optim on the YAML's optimizer block: AdamWeightDecay is MindSpore's, and its first
+    update is the seed's (no bias correction): p - lr * (m / (eps + sqrt(v)) + wd * p), m = (1-b1) g,
+    v = (1-b2) g^2. MindFormers' AdamW divides m and v by (1 - b^t): a ~2.24x larger first step."""
+    import numpy as np
+
+    from mathtrain.config import load_config
+    from mathtrain.mindformers_yaml import optimizer_block
+    from mathtrain.runtime import set_context, use_output_dir
+
+    use_output_dir(tmp_path / "mf")
+    set_context("cpu", "pynative", 0)
+    import mindspore as ms
+    from mindformers.core.optim import build_optim
+
+    cfg = load_config(TINY_TOML).with_overrides("optimizer", type=kind)
+    block = optimizer_block(cfg)
+    rng = np.random.default_rng(0)
+    p0 = rng.normal(size=(4, 3)).astype(np.float32)
+    g = rng.normal(size=(4, 3)).astype(np.float32)
+    param = ms.Parameter(ms.Tensor(p0), name="lora_a")
+    lr, (b1, b2, eps, wd) = 1e-3, (0.9, 0.95, 1e-8, 0.01)
+    opt = build_optim(dict(block), default_args={"params": [param], "learning_rate": lr})
+    opt((ms.Tensor(g),))
+    got = param.asnumpy().astype(np.float64)
+    m, v = (1 - b1) * g.astype(np.float64), (1 - b2) * g.astype(np.float64) ** 2
+    seed = p0 - lr * (m / (eps + np.sqrt(v)) + wd * p0)
+    corrected = p0 - lr * ((m / (1 - b1)) / (eps + np.sqrt(v / (1 - b2))) + wd * p0)
+    if kind == "AdamWeightDecay":
+        assert type(opt) is ms.nn.AdamWeightDecay
+        np.testing.assert_allclose(got, seed, rtol=0, atol=1e-6)
+        assert np.abs(got - corrected).max() > 1e-4
+    else:
+        assert type(opt).__module__.startswith("mindformers")
+        np.testing.assert_allclose(got, corrected, rtol=0, atol=1e-6)
+        ratio = np.abs(p0 - corrected - lr * wd * p0) / np.abs(p0 - seed - lr * wd * p0)
+        np.testing.assert_allclose(ratio, np.sqrt(1 - b2) / (1 - b1), rtol=1e-3)  # ~2.236

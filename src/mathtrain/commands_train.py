@@ -131,11 +131,18 @@ def run(
 
             quiet_mindformers()
             arch = load_model_config(cfg)
+        from .model import analytic_param_count
+
         doc = build_yaml(cfg, arch, out, str(Path(out).resolve() / "data" / RECORD_FILE))
-        sys.stdout.write(dump_yaml(doc))
-        if not cfg.is_cpu:
-            cmd = msrun_command(cfg, out, Path(out) / "mindformers.yaml")
-            sys.stdout.write("# launch: " + " ".join(cmd) + "\n")
+        count = analytic_param_count(arch, cfg.lora.rank, cfg.lora.target_modules)  # exact, from the config alone
+        cmd = msrun_command(cfg, out, Path(out) / "mindformers.yaml") if not cfg.is_cpu else None
+        if json_out != "-":
+            sys.stdout.write(dump_yaml(doc))
+            sys.stdout.write(f"# params: {count.describe()}\n")
+            if cmd:
+                sys.stdout.write("# launch: " + " ".join(cmd) + "\n")
+        _emit_json(json_out, {"dry_run": True, "params": {"trainable": count.trainable, "total": count.total,
+                                                          "ratio": count.ratio}, "launch": cmd, "yaml": doc})
         return
     if not cfg.is_cpu:
         from .launch import launch, prepare_ascend

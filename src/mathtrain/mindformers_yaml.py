@@ -7,6 +7,9 @@ MindFormers' `Trainer` under `msrun`. Device-specific settings live only here:
   (MindFormers' Llama does not run on CPU otherwise), no parallel;
 - ascend: bf16 compute with fp32 params/norms/softmax, flash attention, semi-auto parallel with
   data/model/pipeline ways from [parallel].
+Both use MindFormers' Llama3 recipe's static loss scale (`scale_sense: 1.0`: bf16 has fp32's exponent range,
+so no dynamic scaling), `MFTrainOneStepCell` with gradient clipping, and the seed's optimizer
+(`optimizer_block`). Strategy files keep MindFormers' per-rank names (see `build_yaml`).
 """
 from __future__ import annotations
 
@@ -49,6 +52,29 @@ def checkpoint_prefix(cfg: TrainConfig) -> str:
     return f"{cfg.model.name}_lora"
 
 
+def optimizer_block(cfg: TrainConfig) -> dict:
+    """The YAML `optimizer:` block. `AdamWeightDecay` is MindSpore's `nn.AdamWeightDecay` (no bias correction),
+    which mindformers 1.9 registers as an optimizer type (core/optim/build_optim.py, register_ms_optim);
+    it takes beta1/beta2. MindFormers' `AdamW` takes `betas` and corrects the moments' bias."""
+    o = cfg.optimizer
+    if o.type == "AdamWeightDecay":
+        return {"type": "AdamWeightDecay", "beta1": o.beta1, "beta2": o.beta2, "eps": o.eps,
+                "weight_decay": o.weight_decay}
+    return {"type": o.type, "betas": [o.beta1, o.beta2], "eps": o.eps, "weight_decay": o.weight_decay}
+
+
+def tokenizer_block(cfg: TrainConfig) -> dict:
+    """`processor.tokenizer` (read by MindFormers' predict path only): the class and file MindFormers would
+    load, with the model's own special tokens."""
+    t = cfg.tokenizer
+    specials = {f"{k}_token": v for k, v in (("bos", t.bos), ("eos", t.eos), ("pad", t.pad)) if v}
+    if t.type == "LlamaTokenizer":
+        return {"type": "LlamaTokenizer", "vocab_file": t.path, **specials}
+    if t.type == "Llama3Tokenizer":  # research/llama3/llama3_tokenizer.py (not in the 1.9 wheel)
+        return {"type": "Llama3Tokenizer", "vocab_file": t.path, **specials}
+    return {"type": "LlamaTokenizerFast", "tokenizer_file": t.path, "unk_token": None, **specials}
+
+
 def build_yaml(cfg: TrainConfig, arch: dict, run_dir: Path, records_path: str, total_steps: int = -1,
                steps_per_epoch: int = 0) -> dict:
     """The full MindFormers config as a plain dict. `total_steps` -1 lets MindFormers derive it;
@@ -84,16 +110,10 @@ def build_yaml(cfg: TrainConfig, arch: dict, run_dir: Path, records_path: str, t
             "epochs": cfg.train.epochs, "batch_size": cfg.train.batch_size // dp, "sink_mode": not cpu,
             "sink_size": 1, "gradient_accumulation_steps": 1,
         },
-        "runner_wrapper": {
-            "type": "MFTrainOneStepCell",
-            "scale_sense": {"type": "DynamicLossScaleUpdateCell", "loss_scale_value": 65536,
-                            "scale_factor": 2, "scale_window": 1000} if not cpu else 1.0,
-            "use_clip_grad": True,
+        "runner_wrapper": {  # static loss scale, as MindFormers' Llama3 recipes (bf16 needs no dynamic scaling)
+            "type": "MFTrainOneStepCell", "scale_sense": 1.0, "use_clip_grad": True,
         },
-        "optimizer": {
-            "type": cfg.optimizer.type, "betas": [cfg.optimizer.beta1, cfg.optimizer.beta2],
-            "eps": cfg.optimizer.eps, "weight_decay": cfg.optimizer.weight_decay,
-        },
+        "optimizer": optimizer_block(cfg),
         "lr_schedule": {
             "type": cfg.lr.type, "learning_rate": cfg.lr.learning_rate, "lr_end": cfg.lr.lr_end,
             "warmup_ratio": cfg.lr.warmup_ratio, "total_steps": total_steps,
@@ -116,8 +136,10 @@ def build_yaml(cfg: TrainConfig, arch: dict, run_dir: Path, records_path: str, t
             "full_batch": True,
             "search_mode": "sharding_propagation",
             "enable_parallel_optimizer": bool(not cpu and dp > 1),
-            "strategy_ckpt_config": {"save_file": str(run_dir / "mindformers" / "strategy" / "ckpt_strategy.ckpt"),
-                                     "only_trainable_params": False},
+            # No `save_file`: MindFormers names each rank's file output_dir/strategy/ckpt_strategy_rank_{r}.ckpt
+            # (utils/file_utils.py set_strategy_save_path), and a save_file here would override that for every
+            # rank. Full (not trainable-only) strategies: unsharding LoRA + base needs every parameter's layout.
+            "strategy_ckpt_config": {"only_trainable_params": False},
             "parallel_optimizer_config": {"gradient_accumulation_shard": False, "parallel_optimizer_threshold": 64},
         },
         "parallel_config": {
@@ -141,9 +163,7 @@ def build_yaml(cfg: TrainConfig, arch: dict, run_dir: Path, records_path: str, t
         "model": {"model_config": model_config(cfg, arch), "arch": {"type": "LlamaForCausalLM"}},
         "processor": {
             "return_tensors": "ms",
-            "tokenizer": ({"type": "LlamaTokenizer", "vocab_file": cfg.tokenizer.path}
-                          if cfg.tokenizer.type == "LlamaTokenizer"
-                          else {"type": "LlamaTokenizerFast", "tokenizer_file": cfg.tokenizer.path}),
+            "tokenizer": tokenizer_block(cfg),
             "type": "LlamaProcessor",
         },
         "profile": False,
