@@ -26,7 +26,14 @@ A `-` is a sign only when it touches the digits and does not follow a digit, let
 (`10-3` is 10 and 3; `= -3` is -3).
 
 `parse_number(s)` gives the exact value (`fractions.Fraction`) of a string that is one such number
-(surrounding spaces, `$`, and trailing `.`/`。` allowed); percentages are divided by 100.
+(surrounding spaces, `$`, and trailing `.`/`。` allowed); percentages are divided by 100. It also reads
+the answer forms of word-problem corpora (`paren_value`): fractions in parentheses `(7/15)`,
+`((7)/(15))`, `(7)/(15)`, and mixed numbers `5(1/3)`, `19((3)/(4))`, `-1(1/2)` (the sign applies to
+the whole number).
+
+`answer_list(s)` splits a list answer (`[23, 12]`, `23; 12`) into its values' texts;
+`is_expression(s)` tells an arithmetic expression given as the answer (`(45+39)/(45-39)`, Ape210K's
+列式 questions) from a number.
 
 `answers_match(pred, ref, rel_tol=1e-4, abs_tol=None)`:
 - a missing or empty prediction is wrong;
@@ -45,7 +52,8 @@ from fractions import Fraction
 
 from .fullwidth import TABLE as _FULLWIDTH_TABLE
 
-__all__ = ["extract_answer", "parse_number", "answers_match", "to_ascii"]
+__all__ = ["extract_answer", "parse_number", "answers_match", "to_ascii", "paren_value", "answer_list",
+           "is_expression"]
 
 # --- full-width -> ASCII, plus the minus signs models print ------------------------------------------
 _TO_ASCII = {**_FULLWIDTH_TABLE, 0x2212: 0x2D, 0xFE63: 0x2D, 0x2013: 0x2D}
@@ -162,8 +170,72 @@ def parse_number(s: str | None) -> Fraction | None:
         return None
     m = NUMBER_RE.fullmatch(t)
     if not m:
-        return None
+        return paren_value(t) if "(" in t else None
     return _token_value(t)
+
+
+# --- answer forms of word-problem corpora -------------------------------------------------------------
+_NUM_IN_PARENS = re.compile(r"\((-?\d+(?:\.\d+)?)\)")
+_FRACTION_FORM = re.compile(r"(-?\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)")
+_MIXED_FORM = re.compile(r"([-+]?)(\d+)\((\d+)/(\d+)\)")
+_EXPRESSION = re.compile(r"[-+]?[\d.(]+(?:\s*(?:\*\*|[-+*/×÷^])\s*[-+]?[\d.()]+|\)|%)+")
+_LIST_SPLIT = re.compile(r"\s*[;；，]\s*|,\s+|\s*,(?!\d{3}(?!\d))\s*")
+
+
+def _unwrap(s: str) -> str:
+    """Remove parentheses that enclose the whole text: ((7/15)) -> 7/15."""
+    while s.startswith("(") and s.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(s):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and i < len(s) - 1:
+                return s
+        s = s[1:-1].strip()
+    return s
+
+
+def paren_value(s: str) -> Fraction | None:
+    """A fraction or mixed number written with parentheses (Math23K, Ape210K), else None."""
+    t = to_ascii(s).replace(" ", "")
+    if len(t) > 200:
+        return None
+    for _ in range(4):   # ((7))/((15)): numbers in parentheses lose them, innermost first
+        t2 = _NUM_IN_PARENS.sub(r"\1", t)
+        if t2 == t:
+            break
+        t = t2
+    t = _unwrap(t)
+    m = _FRACTION_FORM.fullmatch(t)
+    if m:
+        den = Fraction(m.group(2))
+        return Fraction(m.group(1)) / den if den else None
+    m = _MIXED_FORM.fullmatch(t)
+    if m:
+        sign, whole, num, den = m.groups()
+        if int(den) == 0:
+            return None
+        value = int(whole) + Fraction(int(num), int(den))
+        return -value if sign == "-" else value
+    return None
+
+
+def is_expression(s: str) -> bool:
+    """An arithmetic expression (digits, + - * / × ÷ ^ %, parentheses) with at least one operation."""
+    t = to_ascii(s).strip()
+    return len(t) <= 500 and bool(_EXPRESSION.fullmatch(t)) and parse_number(t) is None
+
+
+def answer_list(s: str) -> list[str] | None:
+    """The value texts of a list answer (`[23, 12]`, `23; 12`, `23，12`), or None if `s` is no list."""
+    t = to_ascii(s).strip()
+    bracketed = t.startswith("[") and t.endswith("]")
+    if bracketed:
+        t = t[1:-1].strip()
+    parts = [p for p in _LIST_SPLIT.split(t) if p]
+    if not parts or (len(parts) == 1 and not bracketed):
+        return None
+    return parts if all(parse_number(p) is not None for p in parts) else None
 
 
 def _numbers(text: str) -> list[re.Match]:

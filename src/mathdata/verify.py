@@ -8,9 +8,13 @@ Status per record (fixed strings, with a reason):
 - unverifiable  no template matched, or the answer is undefined (reason: no_template, undefined_answer,
                 equation_unparsed)
 
-Word-problem corpora that carry an `equation` field (Ape210K, Math23K: "x=(11-1)*2") are re-solved
-from that equation instead of a template (reasons: verified, equation_mismatch); GSM8K-style
-solutions have every `<<expr=result>>` calculator annotation checked (reason: calculation_mismatch).
+Word-problem corpora that carry an `equation` field are re-solved from that equation instead of a
+template (reasons: verified, equation_mismatch; unverifiable: equation_unparsed, answer_unparsed,
+answer_count, nonlinear_system): Math23K/Ape210K's expression of the answer ("x=(11-1)*2") with
+answers written `((7)/(15))`, `19((3)/(4))`, `5(1/3)`, `30%`, `12,000` or as an expression (列式:
+`(45+39)/(45-39)`), and HMWP's systems ("x + y = 35 ; 2*x + 4*y = 94") with list answers `[23, 12]`
+(equations.py). GSM8K-style solutions have every `<<expr=result>>` calculator annotation checked
+(reason: calculation_mismatch).
 
 Tolerance respects the precision the solution shows. When the exact answer fits in the places shown
 (a sum of two 2-decimal numbers), the printed value must equal it: "1835.06" for 1835.05 is wrong.
@@ -28,6 +32,8 @@ from fractions import Fraction
 
 import polars as pl
 
+from .answers import answer_list, is_expression, paren_value, parse_number
+from .equations import equation_value, is_system, orders, parse_system, root_near, satisfied, solve_linear
 from .formula import CONTEXT, evaluate_at
 from .limits import default_limits
 from .normalize import normalize_text
@@ -138,46 +144,82 @@ def _matches_shown(exact, shown_text: str) -> bool:
         return False
 
 
-_MIXED = re.compile(r"(?<!\d)(\d+)\((\d+)/(\d+)\)")   # Math23K writes 3 1/2 as 3(1/2)
-# (the look-behinds start a match only at a number's first digit: linear time on a long digit run)
-_PERCENT = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)%")
-_EQ_PREFIX = re.compile(r"^\s*[xX]\s*=")
-_EQ_CHARS = str.maketrans({"×": "*", "÷": "/", "（": "(", "）": ")", "[": "(", "]": ")", "{": "(", "}": ")",
-                           "^": "**", "：": "/"})
+def _close(value, shown: Fraction) -> bool:
+    """An exact printed value (a fraction, a mixed number, an expression's value) against the answer."""
+    return abs(Fraction(value) - shown) <= abs(shown) * Fraction(DOUBLE_REL)
 
 
-def equation_value(equation: str, prec: int | None = None):
-    """Exact value of a corpus equation like `x=(11-1)*2`, `x=20%*50`, `x=3(1/2)+1`; None if unreadable."""
-    from .errors import MathDataError
-    from .formula import compile_formula
-    expr = _EQ_PREFIX.sub("", equation).translate(_EQ_CHARS)
-    expr = _MIXED.sub(r"(\1+\2/\3)", expr)
-    expr = _PERCENT.sub(r"(\1/100)", expr)
-    try:
-        fn = compile_formula(expr, set(), "equation")
-        return evaluate_at(fn, {}, prec) if prec else fn({})
-    except (MathDataError, ArithmeticError, TypeError, ValueError, RecursionError, MemoryError):
-        return None  # ArithmeticError: decimal's traps and rules/limits.toml (never an Infinity)
-
-
-def verify_equation(equation: str, solution: str) -> tuple[str, str]:
-    if _too_long(equation) or _too_long(solution):
-        return "unverifiable", "number_too_long"
-    value = equation_value(equation, _precision_for(final_value_text(solution)))
-    if value is None:
-        return "unverifiable", "equation_unparsed"
-    mixed = _MIXED.fullmatch(solution.strip())
-    if mixed:
-        whole, num, den = (int(g) for g in mixed.groups())
-        ok = Fraction(value) == whole + Fraction(num, den)
-        return ("verified", "verified") if ok else ("wrong", "equation_mismatch")
-    shown = final_value_text(solution)
-    if shown is None:
-        return "wrong", "no_answer_in_solution"
+def _shown_matches(value, shown: str) -> bool:
+    """One printed answer of a corpus (any of its forms) against the exact value."""
+    exact_form = paren_value(shown) if "(" in shown else None
+    if exact_form is not None:
+        return _close(value, exact_form)
+    if is_expression(shown):          # Ape210K's 列式 answers: the expression itself
+        shown_value = equation_value(shown)
+        return shown_value is not None and _close(value, Fraction(shown_value))
     ok = matches_shown(value, shown)
     if not ok and shown.rstrip().endswith("%"):  # "25%" for an equation worth 25 or 0.25
         ok = matches_shown(value, shown.rstrip()[:-1]) or matches_shown(value * 100, shown.rstrip()[:-1])
-    return ("verified", "verified") if ok else ("wrong", "equation_mismatch")
+    return ok
+
+
+def _half_unit(shown: str) -> Fraction:
+    exp = Decimal(shown.replace(",", "")).as_tuple().exponent if parse_value(shown) is not None else 0
+    return Fraction(1, 2) * Fraction(10) ** exp if isinstance(exp, int) else Fraction(0)
+
+
+def verify_system(equation: str, solution: str) -> tuple[str, str]:
+    """HMWP-style: equations in unknowns and a list answer. Linear square systems are solved exactly and
+    each printed value compared at its precision; otherwise the printed values are put into the
+    equations (one unknown: each value must be a root, to its printed precision)."""
+    system = parse_system(equation)
+    if system is None:
+        return "unverifiable", "equation_unparsed"
+    texts = answer_list(solution) or ([solution.strip()] if parse_number(solution) is not None else None)
+    if not texts:
+        return "unverifiable", "answer_unparsed"
+    values = [parse_number(t) for t in texts]
+    k = len(system.names)
+    exact = solve_linear(system)
+    if exact is not None:
+        if len(texts) != k:
+            return "wrong", "equation_mismatch"
+        for order in orders(system.names, k):
+            sol = dict(zip(system.names, exact))
+            if all(_shown_matches(sol[n], t) for n, t in zip(order, texts)):
+                return "verified", "verified"
+        return "wrong", "equation_mismatch"
+    if k == 1:
+        ok = all(root_near(system, v, _half_unit(t)) for v, t in zip(values, texts))
+        return ("verified", "verified") if ok else ("wrong", "equation_mismatch")
+    if len(texts) != k:
+        return "unverifiable", "answer_count"
+    if any(satisfied(system, dict(zip(order, values))) for order in orders(system.names, k)):
+        return "verified", "verified"
+    return "unverifiable", "nonlinear_system"   # rounded values of a nonlinear system: not decided here
+
+
+def verify_equation(equation: str, solution: str) -> tuple[str, str]:
+    """A corpus record with an `equation`: the expression of the answer (Math23K, Ape210K) or a system of
+    equations (HMWP). Every answer form of those corpora is read exactly (answers.py)."""
+    if _too_long(equation) or _too_long(solution):
+        return "unverifiable", "number_too_long"
+    if is_system(equation):
+        return verify_system(equation, solution)
+    shown = solution.strip()
+    listed = answer_list(shown)
+    if listed is not None:
+        if len(listed) != 1:
+            return "unverifiable", "answer_count"
+        shown = listed[0]
+    if not (paren_value(shown) if "(" in shown else None) and not is_expression(shown):
+        shown = final_value_text(shown)
+        if shown is None:
+            return "wrong", "no_answer_in_solution"
+    value = equation_value(equation, _precision_for(shown))
+    if value is None:
+        return "unverifiable", "equation_unparsed"
+    return ("verified", "verified") if _shown_matches(value, shown) else ("wrong", "equation_mismatch")
 
 
 _CALC = re.compile(r"<<([^<>=]+)=([^<>]+)>>")  # GSM8K's calculator annotations: <<48/2=24>>
