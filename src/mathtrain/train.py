@@ -194,14 +194,14 @@ class Prepared:
 def prepare(cfg: TrainConfig, data_dir: Path, run_dir: Path, max_steps: int | None = None) -> Prepared:
     """Validate files, tokenise to MindRecord (or reuse it), plan steps, write mindformers.yaml."""
     from .mindformers_yaml import build_yaml, dump_yaml
-    from .tokenizer import load_tokenizer
+    from .tokenizer import tokenizer_from_config
 
     check_files(cfg)
     arch = load_model_config(cfg)
     prompt = read_manifest(Path(data_dir))["prompt"]
-    tokenizer = load_tokenizer(cfg.tokenizer.type, cfg.tokenizer.path)
+    tokenizer = tokenizer_from_config(cfg.tokenizer)
     records = build_records(Path(data_dir), tokenizer, cfg.tokenizer.path, cfg.tokenizer.type,
-                            cfg.train.seq_length, run_dir / "data")
+                            cfg.train.seq_length, run_dir / "data", model_config=arch, model_source=cfg.model.config)
     per_epoch, total = plan_steps(records.samples, cfg, max_steps)
     doc = build_yaml(cfg, arch, run_dir, records.path, total_steps=total, steps_per_epoch=per_epoch)
     write_text(run_dir / "mindformers.yaml", dump_yaml(doc))
