@@ -25,13 +25,13 @@ EXAMPLES = 8
 
 
 def annotate(paths, problem_field=None, solution_field=None, skip_bad=False, rules_dir=None,
-             steps: Steps | None = None, workers: int = 2):
+             steps: Steps | None = None, workers: int = 2, no_header: bool = False):
     """Read, classify, verify and mark duplicates. Returns (frame, load result, dedup work stats)."""
     steps = steps or Steps(["read"], quiet=True)
     rules = load_rules(rules_dir)
     cfg = load_dedup_config(rules_dir)
     with steps.step("read"):
-        loaded = read_records(paths, problem_field, solution_field, skip_bad)
+        loaded = read_records(paths, problem_field, solution_field, skip_bad, no_header=no_header)
     with steps.step("classify"):
         df = classify(loaded.frame, rules)
     with steps.step("verify"):
@@ -44,17 +44,17 @@ def annotate(paths, problem_field=None, solution_field=None, skip_bad=False, rul
 
 
 def audit(paths, problem_field=None, solution_field=None, skip_bad=False, rules_dir=None,
-          quiet=False, workers: int = 2) -> dict:
+          quiet=False, workers: int = 2, no_header: bool = False) -> dict:
     steps = Steps(["read", "classify", "verify", "deduplicate", "summarise"], quiet=quiet)
     with steps:
         df, loaded, work, rules, cfg = annotate(paths, problem_field, solution_field, skip_bad, rules_dir,
-                                                steps, workers)
+                                                steps, workers, no_header)
         with steps.step("summarise"):
             stats = summarise(df, rules.categories)
     stats.update({
         "bad_lines": loaded.bad_lines,
         "bad_examples": loaded.bad_examples,
-        "inputs": [{"path": str(p), "sha256": sha256_file(p), "fields": loaded.fields.get(str(p)),
+        "inputs": [{"path": str(p), "sha256": loaded.sha256.get(str(p)) or sha256_file(p), "fields": loaded.fields.get(str(p)),
                     "records": int(df.filter(pl.col("source") == str(p)).height)} for p in map(Path, paths)],
         "dedup_config": cfg.to_dict() | {"distinguishing_words": list(cfg.distinguishing_words)},
         "dedup_work": work,

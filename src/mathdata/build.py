@@ -223,6 +223,7 @@ class BuildOptions:
     ngram: int = NGRAM
     overlap: float = OVERLAP
     workers: int = 2
+    skip_bad: bool = False   # skip malformed input records (counted as the load stage's bad_record)
 
     def check(self) -> "BuildOptions":
         """A checked copy; --round alone means --style plain (the real wording, rounded answers)."""
@@ -235,7 +236,8 @@ class BuildOptions:
     def to_dict(self) -> dict:
         return {"top_up": self.top_up, "keep_english": self.keep_english, "keep_wrong": self.keep_wrong,
                 "keep_implausible": self.keep_implausible, "style": self.style, "round": self.round_to,
-                "prompt": self.prompt, "decontam": {"ngram": self.ngram, "overlap": self.overlap}}
+                "prompt": self.prompt, "decontam": {"ngram": self.ngram, "overlap": self.overlap},
+                "skip_bad": self.skip_bad}
 
 
 @dataclass
@@ -295,9 +297,10 @@ def build(inputs: list[Path | str], out_dir: Path | str, quota_path: Path | str,
     steps = Steps(STAGE_NAMES, quiet=quiet)
     with steps, folder.locked():
         with steps.step("load"):
-            loaded = read_records(list(inputs))
+            loaded = read_records(list(inputs), skip_bad=opts.skip_bad)
             df = loaded.frame.with_row_index("_in")
-            stages.append(StageStats("load", df.height, df.height))
+            stages.append(StageStats("load", df.height + loaded.bad_lines, df.height,
+                                     {"bad_record": loaded.bad_lines} if loaded.bad_lines else {}))
         with steps.step("normalise"):
             df = run(stage_normalise(df, rules))
         with steps.step("english"):
@@ -405,7 +408,7 @@ def _manifest(inputs, loaded, rules: Rules, table: QuotaTable, quota_path, opts:
         "tool": "mathdata",
         "tool_version": __version__,
         "seed": opts.seed,
-        "inputs": [{"path": str(p), "sha256": sha256_file(p),
+        "inputs": [{"path": str(p), "sha256": loaded.sha256.get(str(p)) or sha256_file(p),
                     "records": int(frame.filter(pl.col("source") == str(p)).height)} for p in map(Path, inputs)],
         "excludes": index.settings()["sources"] if index is not None else [],
         "rules": {"dir": str(rules.directory),

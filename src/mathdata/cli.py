@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import run_cli
+from .errors import MathDataError, run_cli
 
 app = typer.Typer(help="Audit, synthesise and build arithmetic fine-tuning data.", no_args_is_help=True,
                   add_completion=False)
@@ -25,6 +25,7 @@ RulesOpt = typer.Option(None, "--rules", help="Folder with templates.toml, dedup
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress display and no terminal report.")
 ProblemFieldOpt = typer.Option(None, "--problem-field", help="Field holding the problem [default: detected: problem, question, instruction, original_text ...]")
 SolutionFieldOpt = typer.Option(None, "--solution-field", help="Field holding the solution [default: detected: solution, answer, output, ans ...]")
+NoHeaderOpt = typer.Option(False, "--no-header", help="CSV/TSV files have no header row: name columns by 1-based position (--problem-field 1 --solution-field 2, the default).")
 
 
 def write_json_output(target: str, obj: dict) -> None:
@@ -42,6 +43,7 @@ def audit(
     problem_field: Optional[str] = ProblemFieldOpt,
     solution_field: Optional[str] = SolutionFieldOpt,
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip malformed records (counted in bad_lines) instead of stopping."),
+    no_header: bool = NoHeaderOpt,
     json_out: Optional[str] = typer.Option(None, "--json", help="Write the stats as JSON to FILE (- for stdout). Schema: docs/audit.md."),
     html_out: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained HTML report to FILE."),
     rules: Optional[Path] = RulesOpt,
@@ -52,7 +54,13 @@ def audit(
     """Report what is in a data set and what is wrong with it: categories, English items, exact and
     number-aware near duplicates, wrong and implausible answers."""
     from .audit import audit as run_audit
-    stats = run_audit(paths, problem_field, solution_field, skip_bad, rules, quiet=quiet, workers=workers)
+    from .outputs import check_file_output
+    check_file_output(json_out, paths, "--json")   # before any work: never over an input, a folder ...
+    check_file_output(html_out, [*paths, json_out if json_out != "-" else None], "--html")
+    if json_out and html_out and str(json_out) != "-" and Path(json_out).resolve() == Path(html_out).resolve():
+        raise MathDataError(f"--json and --html are the same file ({html_out})", "give them different names")
+    stats = run_audit(paths, problem_field, solution_field, skip_bad, rules, quiet=quiet, workers=workers,
+                      no_header=no_header)
     if not quiet:
         from rich.console import Console
         from .report.terminal import render_terminal

@@ -87,7 +87,9 @@ def synth(
 ) -> None:
     """Generate verified problems in the real data's wording, answers computed exactly."""
     from .io import write_jsonl
+    from .outputs import check_file_output
     from .rules import load_rules
+    check_file_output(out, [], "-o")
     from .synth import SynthSettings, synthesize, templates_for
     from .synth.values import range_overrides
     loaded = load_rules(rules)
@@ -126,6 +128,7 @@ def build(
     ngram: int = typer.Option(13, "--ngram", help="Character n-gram length for decontamination."),
     overlap: float = typer.Option(0.8, "--overlap", help="Share of the shorter text's n-grams that marks contamination."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for answer verification."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip malformed input records (counted in the load stage as bad_record) instead of stopping."),
     rules: Optional[Path] = RulesOpt,
     quiet: bool = QuietOpt,
     json_out: Optional[str] = typer.Option(None, "--json", help="Write the build stats (manifest + timings) as JSON to FILE (- for stdout)."),
@@ -134,10 +137,16 @@ def build(
     near), decontaminate, sample per quota, top up from the generator, restyle, shuffle, write."""
     from .build import BuildOptions
     from .build import build as run_build
+    from .outputs import check_file_output, resolve
+    check_file_output(json_out, [*inputs, quota, *exclude], "--json")
+    if json_out and json_out != "-" and resolve(out_dir, "-o") in resolve(json_out, "--json").parents:
+        raise MathDataError(f"--json {json_out}: is inside the build folder -o {out_dir}",
+                            "write the stats beside the folder; the build folder holds only what the build writes")
     console = Console()
     opts = BuildOptions(seed=seed, top_up=top_up, excludes=tuple(exclude), keep_english=keep_english,
                         keep_wrong=keep_wrong, keep_implausible=keep_implausible, style=style, round_to=round_to,
-                        prompt=prompt, rules_dir=rules, ngram=ngram, overlap=overlap, workers=workers)
+                        prompt=prompt, rules_dir=rules, ngram=ngram, overlap=overlap, workers=workers,
+                        skip_bad=skip_bad)
     on_plan = None if quiet else (lambda plan: console.print(plan_table(plan)))
     try:
         result = run_build(inputs, out_dir, quota, opts, quiet=quiet, on_plan=on_plan)

@@ -86,10 +86,11 @@ def load_eval_sets(paths: list[Path | str], n: int = NGRAM, overlap: float = OVE
     """Read eval files (any format `read_records` accepts) into an index."""
     texts, sources = [], []
     for path in paths:
-        frame = read_records([path]).frame
+        loaded = read_records([path])
+        frame = loaded.frame
         norms = frame.select(normalize_expr(pl.col("problem")).alias("n"))["n"].to_list()
         texts += [squeeze(x) for x in norms]
-        sources.append({"path": str(path), "sha256": sha256_file(path), "records": frame.height})
+        sources.append({"path": str(path), "sha256": loaded.sha256.get(str(path)) or sha256_file(path), "records": frame.height})
     return EvalIndex(texts=list(dict.fromkeys(texts)), n=n, overlap=overlap, sources=sources)
 
 
