@@ -253,3 +253,32 @@ def test_bad_tiktoken_files_are_one_line_errors(tmp_path):
     with pytest.raises(MathDataError) as err:
         load_tokenizer("GPT2", str(bad))
     assert "Llama3Tokenizer" in err.value.hint and "hf" in err.value.hint
+
+
+def test_llama3_shaped_records_train_through_mindformers_on_cpu(tmp_path, llama3_tokenizer_file):
+    """`mathtrain run` on the Llama3-shaped tokenizer + model (vocab 128256): MindFormers' LlamaForCausalLM
+    embeds every id (BOS 128000 ... EOS 128001, pad 128002) and steps without aborting in Gather; the loss
+    is finite. (Records with ids past vocab_size abort there on CPU.)"""
+    import math
+
+    from train_helpers import run_cli
+
+    toml = tmp_path / "llama3.toml"
+    toml.write_text(
+        "[run]\ndevice = 'cpu'\nseed = 3\n"
+        f"[model]\nconfig = '{LLAMA3_MODEL}'\nname = 'tiny_llama3'\n"
+        f"[tokenizer]\ntype = 'Llama3Tokenizer'\npath = '{llama3_tokenizer_file}'\n"
+        "[lr]\nlearning_rate = 5e-3\nlr_end = 1e-4\n"
+        "[train]\nepochs = 1\nbatch_size = 4\nseq_length = 64\n", encoding="utf-8")
+    build = write_build_dir(tmp_path / "b", n=16)
+    proc = run_cli("run", "--config", str(toml), "--data", str(build), "--out", str(tmp_path / "run"),
+                   "--max-steps", "3", "--json", str(tmp_path / "result.json"), "--quiet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["steps"] == 3 and math.isfinite(result["first_loss"]) and math.isfinite(result["last_loss"])
+    assert result["records"]["max_id"] == 128002 and result["total_params"] == 2 * 128256 * 16 + 16 + (
+        16 * 16 + 2 * 16 * 8 + 16 * 16 + 3 * 16 * 32 + 2 * 16)  # embeddings + norm + one layer
+    from mathtrain.records import load_records
+
+    ids, labels = load_records(result["records"]["path"])
+    assert (ids[:, 0] == 128000).all() and (labels == 128001).sum(axis=1).tolist() == [1] * 16
