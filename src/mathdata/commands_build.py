@@ -12,9 +12,11 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .cli import QuietOpt, RulesOpt, app, write_json_output
 from .errors import MathDataError
+from .textsafe import plain
 
 
 def _n(v) -> str:
@@ -31,7 +33,7 @@ def plan_table(plan) -> Table:
         t.add_column(name, justify="right", footer=_n(sum(r[key] for r in rows)))
     for r in rows:
         short = r["top_up"] > 0
-        t.add_row(r["quota"], ", ".join(f"{c} {_n(r['available_by_category'].get(c, 0))}" for c in r["categories"]),
+        t.add_row(plain(r["quota"]), plain(", ".join(f"{c} {_n(r['available_by_category'].get(c, 0))}" for c in r["categories"])),
                   _n(r["wanted"]), _n(r["available"]), _n(r["taken"]),
                   f"[bold yellow]{_n(r['top_up'])}[/]" if short else "[dim]0[/]")
     return t
@@ -58,7 +60,7 @@ def category_table(stats: dict) -> Table:
     for name, key in (("From data", "real"), ("Generated", "generated"), ("Total", "total")):
         t.add_column(name, justify="right", footer=_n(sum(c[key] for c in cats.values())))
     for name, c in cats.items():
-        t.add_row(name, _n(c["real"]), _n(c["generated"]), _n(c["total"]))
+        t.add_row(plain(name), _n(c["real"]), _n(c["generated"]), _n(c["total"]))
     return t
 
 
@@ -66,8 +68,9 @@ def render_build(stats: dict, console: Console) -> None:
     console.print(stage_table(stats))
     console.print(category_table(stats))
     outs = stats["outputs"]
-    console.print(f"[bold green]wrote[/] {stats['out_dir']}: " + ", ".join(f"{k} ({_n(v['records'])})" for k, v in outs.items())
-                  + f" · prompt {stats['prompt']['name']!r} · seed {stats['seed']}")
+    console.print(Text.assemble(("wrote", "bold green"), " ", plain(
+        f"{stats['out_dir']}: " + ", ".join(f"{k} ({_n(v['records'])})" for k, v in outs.items())
+        + f" · prompt {stats['prompt']['name']!r} · seed {stats['seed']}")))
 
 
 @app.command()
@@ -107,8 +110,9 @@ def synth(
         per: dict[str, int] = {}
         for r in records:
             per[r["category"]] = per.get(r["category"], 0) + 1
-        Console(stderr=True).print(f"wrote {out}: {_n(len(records))} records ("
-                                   + ", ".join(f"{k} {_n(v)}" for k, v in per.items()) + f"), style {style}, split {split}, seed {seed}")
+        Console(stderr=True).print(plain(f"wrote {out}: {_n(len(records))} records ("
+                                         + ", ".join(f"{k} {_n(v)}" for k, v in per.items())
+                                         + f"), style {style}, split {split}, seed {seed}"))
 
 
 @app.command()

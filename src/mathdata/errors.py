@@ -24,7 +24,8 @@ def run_cli(app: Callable[..., object], prog: str) -> None:
     try:
         app(prog_name=prog)
     except MathDataError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        from .textsafe import clean  # a message may quote data: never let it drive the terminal
+        print(clean(f"{prog}: error: {err}").replace("\n", "\\n"), file=sys.stderr)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)

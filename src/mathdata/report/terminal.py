@@ -13,6 +13,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ..textsafe import clean, plain  # every data string is shown through these: no markup, no escapes
+
 STATUSES = ("verified", "wrong", "implausible", "unverifiable")
 STATUS_STYLE = {"verified": "green", "wrong": "bold red", "implausible": "bold yellow", "unverifiable": "dim"}
 
@@ -69,7 +71,7 @@ def _summary(stats: dict) -> Panel:
     files = ", ".join(i.get("path", "?") for i in inputs) or "?"
     title = f"[bold]mathdata audit[/] · {_n(records)} records from {len(inputs)} file{'s' * (len(inputs) != 1)}"
     subtitle = f"{stats.get('schema', '')} · mathdata {stats.get('tool_version', '')}".strip(" ·")
-    return Panel(Group(Text(files, style="dim", overflow="fold"), Text(""), grid), title=title,
+    return Panel(Group(Text(clean(files), style="dim", overflow="fold"), Text(""), grid), title=title,
                  subtitle=subtitle, border_style="cyan", expand=False, padding=(1, 2))
 
 
@@ -86,7 +88,7 @@ def _category_columns(stats: dict) -> list:
         return lambda _, c: _nonzero(c.get(s, 0), STATUS_STYLE[s])
 
     return [
-        ("Category", "Total", lambda name, _: name),
+        ("Category", "Total", lambda name, _: plain(name)),
         ("Count", _n(records), lambda _, c: _n(c.get("count", 0))),
         ("Share", _pct(records, records), lambda _, c: _pct(c.get("count", 0), records)),
         ("Unique", _n(stats.get("unique", 0)), lambda _, c: _n(c.get("unique", 0))),
@@ -131,7 +133,7 @@ def _clusters(stats: dict) -> list:
         t.add_column("Category", no_wrap=True)
         t.add_column("Problem", overflow="fold")
         for c in exact:
-            t.add_row(_n(c.get("copies", 0)), c.get("category", ""), c.get("problem", ""))
+            t.add_row(_n(c.get("copies", 0)), plain(c.get("category", "")), plain(c.get("problem", "")))
         out.append(t)
     near = stats.get("top_near_clusters", [])
     if near:
@@ -141,7 +143,7 @@ def _clusters(stats: dict) -> list:
         t.add_column("Category", no_wrap=True)
         t.add_column("Problems (up to 5 shown)", overflow="fold")
         for c in near:
-            t.add_row(_n(c.get("size", 0)), c.get("category", ""), "\n".join(c.get("problems", [])),
+            t.add_row(_n(c.get("size", 0)), plain(c.get("category", "")), plain("\n".join(map(str, c.get("problems", [])))),
                       end_section=True)
         out.append(t)
     families = stats.get("top_families", [])
@@ -152,7 +154,7 @@ def _clusters(stats: dict) -> list:
         t.add_column("Category", no_wrap=True)
         t.add_column("Family", overflow="fold")
         for f in families:
-            t.add_row(_n(f.get("count", 0)), f.get("category", ""), f.get("family", ""))
+            t.add_row(_n(f.get("count", 0)), plain(f.get("category", "")), plain(f.get("family", "")))
         out.append(t)
     if not exact and not near:
         out.append(Text("No duplicate clusters.", style="dim"))
@@ -171,8 +173,9 @@ def _examples(stats: dict, console: Console) -> list:
         counts = ", ".join(f"{r} {_n(n)}" for r, n in reasons.get(status, {}).items())
         total = stats.get("status", {}).get(status, len(rows))
         title = f"{status.capitalize()} answers: {_n(total)}" + (f" ({counts})" if counts else "")
-        cells = [(f"{short(r.get('source'))}:{r.get('line', '?')}", r.get("category", ""), r.get("problem", ""),
-                  r.get("solution", ""), r.get("reason", "")) for r in rows]
+        cells = [tuple(plain(x) for x in (f"{short(r.get('source'))}:{r.get('line', '?')}", r.get("category", ""),
+                                          r.get("problem", ""), r.get("solution", ""), r.get("reason", "")))
+                 for r in rows]
         fixed = sum(max(cell_len(str(row[i])) for row in cells + [("Where", "Category", "", "", "Reason")])
                     for i in (0, 1, 4))
         if fixed + 5 * 3 + 60 <= console.width:  # room for 60 columns of problem and solution
@@ -193,7 +196,7 @@ def _examples(stats: dict, console: Console) -> list:
             grid.add_column(overflow="fold")
             grid.add_row("problem", problem)
             grid.add_row("solution", solution)
-            out.append(Group(Text.assemble((where, "dim"), "  ", category, "  ", (reason, STATUS_STYLE[status])),
+            out.append(Group(Text.assemble((str(where), "dim"), "  ", category, "  ", (str(reason), STATUS_STYLE[status])),
                              Padding(grid, (0, 0, 1, 2))))
     unverifiable = stats.get("status", {}).get("unverifiable", 0)
     if unverifiable:
@@ -211,7 +214,7 @@ def _bad_lines(stats: dict) -> list:
               title_justify="left", title_style="bold red", show_header=False)
     t.add_column(overflow="fold")
     for line in bad:
-        t.add_row(line)
+        t.add_row(plain(line))
     return [t]
 
 
