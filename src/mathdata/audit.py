@@ -58,6 +58,8 @@ def audit(paths, problem_field=None, solution_field=None, skip_bad=False, rules_
                     "records": int(df.filter(pl.col("source") == str(p)).height)} for p in map(Path, paths)],
         "dedup_config": cfg.to_dict() | {"distinguishing_words": list(cfg.distinguishing_words)},
         "dedup_work": work,
+        # near-duplicate texts whose labelled answers differ: never merged, reported here
+        "near_conflicting_labels": work.get("conflicting_labels", 0),
         "rules_dir": str(rules.directory),
         "timings_s": steps.timings,
     })

@@ -5,7 +5,9 @@ import polars as pl
 import xxhash
 from datasketch import MinHash, MinHashLSH
 
+from ..answers import extract_answer, parse_number
 from ..normalize import canonical_numbers_expr, mask_numbers_expr
+from .chinese import block_words_expr, numeral_tokens
 from .config import DedupConfig
 
 
@@ -39,6 +41,14 @@ def shingles(text: str, n: int) -> list[bytes]:
     if len(text) <= n:
         return [text.encode("utf-8")]
     return list({text[i:i + n].encode("utf-8") for i in range(len(text) - n + 1)})
+
+
+def _label(solution: str | None) -> str | None:
+    """The labelled answer's exact value as text, or None when the solution shows none."""
+    if not solution:
+        return None
+    value = parse_number(extract_answer(solution))
+    return None if value is None else str(value)
 
 
 def signatures(texts: list[str], cfg: DedupConfig) -> list[MinHash]:
@@ -83,11 +93,26 @@ def near_clusters(reps: pl.DataFrame, cfg: DedupConfig) -> tuple[list[int], dict
                                           size=pl.len())
               .filter(pl.col("free") & (pl.col("size") > 1)))
     candidates = sorted(i for members in blocks["i"].to_list() for i in members)
-    stats = {"minhash_candidates": len(candidates), "minhash_pairs": 0}
+    # 3. Among those, numbers written in Chinese (一, 两, 第一, 三分之一, 一半) and units of measure
+    #    (厘米 vs 米) must agree too; computed on these few rows only.
+    if candidates:
+        chinese = cfg.chinese
+        rows = keyed[candidates]
+        values = numeral_tokens(rows["norm"], chinese)
+        rows = rows.with_columns(block=pl.concat_str(pl.col("block"), block_words_expr(pl.col("norm"), chinese, values),
+                                                     separator="|"))
+        keep = (rows.group_by("block").agg(pl.col("i"), free=pl.col("template").is_null().any(), size=pl.len())
+                .filter(pl.col("free") & (pl.col("size") > 1)))
+        candidates = sorted(i for members in keep["i"].to_list() for i in members)
+        block_by_i = dict(zip(rows["i"].to_list(), rows["block"].to_list()))
+    stats = {"minhash_candidates": len(candidates), "minhash_pairs": 0, "conflicting_labels": 0}
     if candidates:
         rows = keyed[candidates]
-        texts, block_of, tmpl = rows["norm"].to_list(), rows["block"].to_list(), rows["template"].to_list()
+        texts, tmpl = rows["norm"].to_list(), rows["template"].to_list()
+        block_of = [block_by_i[i] for i in candidates]
         family, ordered = rows["family"].to_list(), rows["ordered"].to_list()
+        labels = [_label(s) for s in reps["solution"].gather(candidates).to_list()] if "solution" in reps.columns \
+            else [None] * len(candidates)
         sigs = signatures(texts, cfg)
         lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
         with lsh.insertion_session() as session:
@@ -102,6 +127,9 @@ def near_clusters(reps: pl.DataFrame, cfg: DedupConfig) -> tuple[list[int], dict
                 if family[j] == family[k] and ordered[j] != ordered[k]:
                     continue  # same wording, numbers in another order ("3:12" vs "12:3"): siblings
                 if sig.jaccard(sigs[j]) >= cfg.threshold:
+                    if labels[j] is not None and labels[k] is not None and labels[j] != labels[k]:
+                        stats["conflicting_labels"] += 1  # different answers: different problems (or a bad label)
+                        continue
                     uf.union(candidates[k], candidates[j])
                     stats["minhash_pairs"] += 1
     return [uf.find(i) for i in range(n)], stats
