@@ -10,7 +10,8 @@ recognised), alpaca records (`instruction` [+ `input`] / `output`), and MindForm
 One set of rules for every record, whichever way the file is parsed (a record breaking one is *bad*:
 an error naming file and line, or with `skip_bad` counted and skipped):
 - the problem must be a JSON string, not empty or blank; the solution a string (not blank) or a
-  number, kept as written (`3.0` stays "3.0"); an `equation` is used only when it is a string;
+  number, kept as written (`3.0` stays "3.0"), or a list of numbers (HMWP's answers: `[23, 12]`);
+  an `equation` is used only when it is a string;
 - a lone surrogate escape (`"\ud800"`) in a used field is bad (it cannot be written as UTF-8);
 - a record that repeats the problem, solution or equation key is bad (other repeated keys are ignored);
 - the format is decided by content: a file starting with `[` is one JSON array only if the whole
@@ -160,6 +161,8 @@ def _extract(obj, pf: str, sf: str) -> tuple[str, str, str | None]:
         problem, solution = obj[pf], obj[sf]
         if not isinstance(problem, str) or isinstance(problem, _Number):
             raise _Bad(f"field {pf!r} must be text, got {_json_type(problem)}")
+        if isinstance(solution, list) and solution and all(isinstance(v, _Number) for v in solution):
+            solution = "[" + ", ".join(solution) + "]"  # HMWP: the answers of a system of equations
         if not isinstance(solution, str):
             raise _Bad(f"field {sf!r} must be text or a number, got {_json_type(solution)}")
         extra = obj.get("input")
