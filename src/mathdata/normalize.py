@@ -18,7 +18,8 @@ are re-rendered in their template's wording instead, see build.py):
    the ideographic space becomes a space. Chinese punctuation (，。？！：；（）、《》 ...) is kept;
 2. in a text with Han characters, an ASCII `,` `?` `!` `;` `:` right after a Han character or CJK
    punctuation becomes its full-width twin (`等于多少?` -> `等于多少？`; the ratio `4:3` keeps its colon),
-   and a `.` ending the text after a Han character becomes `。`;
+   and so does a `,` or `;` right before a Han character (`4:3, 求` -> `4:3，求`); a `.` ending the
+   text after a Han character becomes `。`;
 3. the spaces of normalisation step 3 are removed (between spaces and tabs only: line breaks stay);
 4. runs of spaces/tabs become one space, every line is stripped, blank lines are squeezed to one, and
    the text is stripped.
@@ -116,6 +117,7 @@ _CHCP = f"[{HAN}{CJK_PUNCT}{SENTENCE_PUNCT}{_FW_SENTENCE}]"
 _FW_DOT = re.compile(r"(?<=\d)．(?=\d)")
 _HAN_RE = re.compile(f"[{HAN}]")
 _ASCII_AFTER_CJK = re.compile(rf"(?<={_HC})([ \t]*)([,?!;:])")
+_ASCII_BEFORE_HAN = re.compile(rf"([,;])(?=[ \t]*[{HAN}])")
 _TO_FULL = {",": "，", "?": "？", "!": "！", ";": "；", ":": "："}
 _FINAL_DOT = re.compile(rf"(?<=[{HAN}])\.$")
 _HGAP = re.compile(rf"(?<={_CHC})[ \t]+(?={_CHCP})|(?<={_CHCP})[ \t]+(?={_CHC})")
@@ -124,7 +126,7 @@ _BLANKS = re.compile(r"\n{3,}")
 # Anything canonical_text would change (one pass over a text; most texts of a clean corpus pass).
 NON_CANONICAL_RE = re.compile(
     rf"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a{_FW_MATH}\u2212\u3000\r\t\f\v]"
-    rf"|\d．\d|  |^\s|\s$| \n|\n |\n\n\n|{_HC}[ \t]*[,?!;:]|[{HAN}]\.$"
+    rf"|\d．\d|  |^\s|\s$| \n|\n |\n\n\n|{_HC}[ \t]*[,?!;:]|[,;][ \t]*[{HAN}]|[{HAN}]\.$"
     rf"|{_CHC}[ \t]{_CHCP}|{_CHCP}[ \t]{_CHC}")
 
 
@@ -136,6 +138,7 @@ def canonical_text(text: str) -> str:
     text = _FW_DOT.sub(".", text)
     if _HAN_RE.search(text):
         text = _ASCII_AFTER_CJK.sub(lambda m: _TO_FULL[m.group(2)], text)
+        text = _ASCII_BEFORE_HAN.sub(lambda m: _TO_FULL[m.group(1)], text)
         text = _FINAL_DOT.sub("。", text.rstrip())
     text = _HSPACE.sub(" ", text)
     text = _HGAP.sub("", text)
