@@ -51,6 +51,9 @@ def import_model(out: Path | str, gguf: Path | str | None = None, hf: Path | str
     with step(STEPS[1]):
         extra = {"sources": [{"path": str(Path(f).resolve()), "sha256": sha256_file(f), "bytes": Path(f).stat().st_size}
                            for f in files]}
+    from ..runtime import default_output_dir
+
+    default_output_dir()  # MindFormers' import-time logs go to a temp folder, not ./output
     import mindformers
 
     extra["mindformers_version"] = mindformers.__version__
