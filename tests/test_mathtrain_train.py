@@ -1,6 +1,8 @@
 """`mathtrain run` on CPU trains the tiny fixture for real: loss falls, checkpoints and logs are written."""
 import json
 
+import numpy as np
+
 import pytest
 
 from train_helpers import SHARED_STEPS, read_metrics, run_cli, shared_run, TINY_TOML
@@ -48,16 +50,32 @@ def test_checkpoints_on_schedule(trained):
     assert (run / "base.ckpt").is_file() and (run / "mindformers.yaml").is_file()
 
 
-def test_checkpoint_holds_lora_and_optimizer_state(trained):
+def test_checkpoint_is_a_mindformers_train_checkpoint(trained):
+    """The whole train network, as MindFormers' CheckpointMonitor saves it: base + LoRA weights, the
+    optimizer's moments and step, and the epoch_num / step_num / loss_scale its resume reads."""
     import mindspore as ms
 
     _, run, _ = trained
     params = ms.load_checkpoint(str(run / "checkpoints" / "tiny_lora_step000064.ckpt"))
     lora = [k for k in params if k.startswith("model.") and "mindpet_delta_lora" in k]
     assert len(lora) == 2 * 4 * 2  # (A, B) x wq,wk,wv,wo x 2 layers
-    assert {f"adam_m.{k}" for k in lora} | {f"adam_v.{k}" for k in lora} <= params.keys()
+    moments = {k.split(".", 1)[1] for k in params if k.split(".", 1)[0] in ("adam_m", "adam_v", "moment1", "moment2")}
+    assert set(lora) <= moments
     assert int(params["global_step"].asnumpy().reshape(-1)[0]) == 64
-    assert not any(k.endswith(".weight") for k in params)  # only adapters: base weights live in base.ckpt
+    assert (int(params["epoch_num"].asnumpy()), int(params["step_num"].asnumpy())) == (4, 64)
+    assert float(params["loss_scale"].asnumpy()) == 1.0  # the YAML's static scale_sense
+    base = ms.load_checkpoint(str(run / "base.ckpt"))
+    for name in ("model.tok_embeddings.embedding_weight", "model.layers.1.attention.wq.weight", "lm_head.weight"):
+        np.testing.assert_array_equal(params[name].asnumpy(), base[name].asnumpy())  # frozen base weights
+
+
+def test_the_loop_steps_with_mindformers_wrapper_and_clips(trained):
+    """metrics.jsonl carries MFTrainOneStepCell's gradient norm (before clipping); the tiny run has steps
+    above norm 1, where the production step clips."""
+    _, run, _ = trained
+    norms = [m["global_norm"] for m in read_metrics(run)]
+    assert len(norms) == SHARED_STEPS and all(n > 0 for n in norms)
+    assert sum(n > 1.0 for n in norms) >= 1, max(norms)
 
 
 def test_params_and_log(trained):
@@ -76,3 +94,47 @@ def test_existing_run_needs_resume(trained):
     assert proc.returncode == 2
     assert "already holds checkpoints" in proc.stderr and "--resume" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_step_clips_the_global_norm_at_1(tmp_path):
+    """`train.build_step` builds MindFormers' MFTrainOneStepCell from the YAML's runner_wrapper: one SGD step
+    moves the LoRA weights by -lr * g * min(1, 1 / |g|), |g| the global gradient norm computed here
+    independently with MindSpore's autodiff."""
+    import mindspore as ms
+    import yaml
+
+    from mathtrain.model import build_network
+    from mathtrain.runtime import set_context, use_output_dir
+    from mathtrain.train import build_step, scaled_random_init
+
+    use_output_dir(tmp_path / "mf")
+    set_context("cpu", "pynative", 3)
+    cfg = yaml.safe_load((TINY_TOML.parent / "model.yaml").read_text())
+    from mathtrain.mindformers_yaml import CPU_MODEL_OVERRIDES
+
+    cfg.update(CPU_MODEL_OVERRIDES, seq_length=16, batch_size=1, use_past=False)
+    cfg["pet_config"] = {"pet_type": "lora", "lora_rank": 4, "lora_alpha": 8, "lora_dropout": 0.0,
+                         "target_modules": ".*wq|.*wv"}
+    net = build_network(cfg, lora=True)
+    scaled_random_init(net, 3)
+    rng = np.random.default_rng(0)
+    for p in net.trainable_params():  # B away from zero so that both A and B get gradients
+        p.set_data(ms.Tensor(rng.normal(0, 1.0, size=p.shape).astype(np.float32)))
+    ids = ms.Tensor(rng.integers(3, 600, size=(2, 17)).astype(np.int32))
+    labels = ms.Tensor(np.where(np.arange(17) > 4, ids.asnumpy(), -100).astype(np.int32))
+    net.set_train(True)  # training mode: the model shifts input_ids/labels by one itself
+    params = net.trainable_params()
+    grads = ms.value_and_grad(net, None, params)(ids, labels)[1]
+    norm = float(np.sqrt(sum(float((g.asnumpy().astype(np.float64) ** 2).sum()) for g in grads)))
+    assert norm > 1.5, norm  # large enough that clipping must act
+    before = [p.asnumpy().copy() for p in params]
+    doc = {"optimizer": {"type": "SGD", "momentum": 0.0, "weight_decay": 0.0},
+           "lr_schedule": {"type": "CosineWithWarmUpLR", "learning_rate": 0.1, "lr_end": 0.1, "warmup_ratio": 0.0},
+           "runner_wrapper": {"type": "MFTrainOneStepCell", "scale_sense": 1.0, "use_clip_grad": True}}
+    cell, _ = build_step(net, doc, total_steps=10)
+    cell.set_train(True)
+    loss, overflow, scale, lr, global_norm = cell(ids, labels)[:5]
+    assert not bool(overflow.asnumpy()) and float(scale.asnumpy()) == 1.0
+    assert float(global_norm.asnumpy()) == pytest.approx(norm, rel=1e-4)
+    for p, b, g in zip(params, before, grads):
+        np.testing.assert_allclose(p.asnumpy(), b - 0.1 * g.asnumpy() / norm, rtol=1e-4, atol=1e-6, err_msg=p.name)

@@ -9,9 +9,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
-
-from .cli import app
 
 JSON_HELP = "Also write the result as JSON to FILE ('-' for stdout, which silences the summary)."
 QUIET_HELP = "Print nothing but errors (use with --json)."
@@ -34,7 +33,18 @@ def _library_output_to_stderr():
     own output (YAML, JSON, summary) by pointing Python's stdout at stderr while they run."""
     import contextlib
 
-    return contextlib.redirect_stdout(sys.stderr)
+    from .runtime import is_quiet
+
+    # with --quiet their print()s (e.g. the config MindFormers' Trainer prints) go nowhere
+    return contextlib.redirect_stdout(_Discard() if is_quiet() else sys.stderr)
+
+
+class _Discard:
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 class TrainProgress:
@@ -66,6 +76,8 @@ class TrainProgress:
                                  lr=f"{info['lr']:.2e}", tps=f"{info['tokens_per_s']:,.0f}")
         elif kind == "checkpoint":
             self.progress.console.print(f"checkpoint step {info['step']}: {Path(info['path']).name}")
+        elif kind == "warning":
+            self.console.print(f"warning: {escape(info['message'])}")
         elif kind == "done":
             self.progress.stop()
 
@@ -92,6 +104,10 @@ def render_summary(console: Console, result) -> None:
     console.print(table)
 
 
+# imported here, after the helpers other command modules import from this one (cli imports them all)
+from .cli import app  # noqa: E402
+
+
 @app.command()
 def run(
     config: Path = typer.Option(..., "--config", "-c", help="mathtrain TOML (e.g. fixtures/tiny/train.toml)."),
@@ -100,6 +116,8 @@ def run(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1,
                                             help="Stop after N steps (overrides [train].max_steps; CPU only)."),
     resume: bool = typer.Option(False, "--resume", help="Continue RUN_DIR from its newest checkpoint."),
+    force: bool = typer.Option(False, "--force", help="With --resume: continue even though the recipe changed "
+                               "(learning rate, seed, LoRA rank, ...); run.json records the changed keys."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the MindFormers YAML (and the msrun command "
                                  "on ascend) and exit."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
@@ -115,6 +133,10 @@ def run(
 
     cfg = load_config(config)
     console = Console(quiet=quiet or json_out == "-", highlight=False, stderr=False)
+    if quiet or json_out == "-":
+        from .runtime import silence_libraries
+
+        silence_libraries()
     if dry_run:
         import os
         import tempfile
@@ -157,14 +179,24 @@ def run(
             raise MathDataError(f"msrun exited with status {code}", f"read {Path(out) / 'msrun_log'}", exit_code=code)
         return
 
-    from .train import train
+    from .train import Interrupted, train
 
-    progress = TrainProgress(Console(stderr=True, highlight=False)) if not (quiet or json_out == "-") else None
+    warn = Console(stderr=True, highlight=False)
+    progress = TrainProgress(Console(stderr=True, highlight=False)) if not (quiet or json_out == "-") else (
+        lambda kind, info: warn.print(f"warning: {escape(info['message'])}") if kind == "warning" else None)
     try:
         with _library_output_to_stderr():
-            result = train(cfg, data, out, max_steps=max_steps, resume=resume, on_event=progress)
+            result = train(cfg, data, out, max_steps=max_steps, resume=resume, on_event=progress, force=force)
+    except (Interrupted, KeyboardInterrupt) as err:
+        saved = getattr(err, "checkpoint_step", None)
+        again = " ".join(["mathtrain", "run", "--config", str(config), "--data", str(data), "--out", str(out)]
+                         + (["--max-steps", str(max_steps)] if max_steps is not None else []) + ["--resume"])
+        raise MathDataError(f"interrupted; {out} holds checkpoints up to step {saved}" if saved
+                            else f"interrupted before the first checkpoint of {out}",
+                            f"continue with `{again}`" if saved else "start it again without --resume "
+                            "after removing the folder", exit_code=130) from None
     finally:
-        if progress is not None:
+        if hasattr(progress, "stop"):
             progress.stop()
     render_summary(console, result)
     _emit_json(json_out, asdict(result))
@@ -181,12 +213,14 @@ def merge(
     json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
 ) -> None:
     """Write full checkpoints with LoRA folded in: W + B@A * alpha/rank, loadable by a plain LlamaForCausalLM."""
-    from .infer import read_run
     from .merge import merge_run, merged_step
-    from .runtime import use_output_dir
+    from .rundir import read_run
+    from .runtime import silence_libraries, use_output_dir
 
     info = read_run(run_dir)
     use_output_dir(info.run_dir / "mindformers")
+    if quiet or json_out == "-":
+        silence_libraries()
     with _library_output_to_stderr():
         paths = merge_run(run_dir, checkpoint=checkpoint, keep_merged=keep_merged)
     console = Console(quiet=quiet or json_out == "-", highlight=False)

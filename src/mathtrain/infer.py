@@ -15,53 +15,15 @@ from pathlib import Path
 from mathdata.errors import MathDataError
 from mathdata.prompts import PromptSpec
 
-RUN_FILE = "run.json"
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    run_dir: Path
-    data: dict  # run.json
-
-    @property
-    def model_config(self) -> dict:
-        return self.data["model_config"]
-
-    @property
-    def prompt(self) -> PromptSpec:
-        return PromptSpec.from_dict(self.data["prompt"], where=str(self.run_dir / RUN_FILE))
-
-    @property
-    def base_checkpoint(self) -> Path:
-        return Path(self.data["base_checkpoint"])
-
-    @property
-    def prefix(self) -> str:
-        return self.data["checkpoint_prefix"]
-
-
-def read_run(run_dir: Path | str) -> RunInfo:
-    run_dir = Path(run_dir)
-    path = run_dir / RUN_FILE
-    if not run_dir.is_dir():
-        raise MathDataError(f"{run_dir}: no such run directory", "pass the --out directory of `mathtrain run`")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MathDataError(f"{run_dir}: not a mathtrain run directory (no {RUN_FILE})",
-                            "pass the --out directory of a `mathtrain run`") from None
-    except json.JSONDecodeError as err:
-        raise MathDataError(f"{path}: not valid JSON ({err})", "the run directory is damaged; rerun training") from None
-    if not isinstance(data, dict) or "prompt" not in data:
-        raise MathDataError(f"{path}: no prompt recorded", "retrain with a current `mathtrain run`")
-    return RunInfo(run_dir, data)
+# run.json and the checkpoint layouts belong to rundir; re-exported for callers of the old names
+from .rundir import RUN_FILE, RunInfo, read_run  # noqa: E402,F401
 
 
 def checkpoints(run_dir: Path | str) -> list[tuple[int, Path]]:
-    """(step, path) of the run's LoRA checkpoints, oldest first."""
-    from .train import list_checkpoints
+    """(step, path) of the run's LoRA checkpoints, oldest first (either runner's layout)."""
+    from .rundir import lora_checkpoints
 
-    return list_checkpoints(Path(run_dir))
+    return lora_checkpoints(Path(run_dir))
 
 
 def load_for_inference(run_dir: Path | str, checkpoint: str | Path | None = None, merged: bool = False,
@@ -94,9 +56,14 @@ def load_for_inference(run_dir: Path | str, checkpoint: str | Path | None = None
             if not found:
                 raise MathDataError(f"{info.run_dir}: no LoRA checkpoints yet", "train first with `mathtrain run`")
             checkpoint = found[-1][1]
+        import mindspore as ms
+
+        from .rundir import load_full_params
+
         network = build_network(model_cfg, lora=True)
         load_weights(network, info.base_checkpoint)
-        missing = load_weights(network, checkpoint)
+        # per-rank shards of a model-parallel run are unsharded with the run's strategy files first
+        missing, _ = ms.load_param_into_net(network, load_full_params(info.run_dir, checkpoint), strict_load=False)
         missing = [m for m in missing if "mindpet_delta_lora" in m]
     if missing:
         raise MathDataError(f"{checkpoint}: lacks weights for {missing[:3]}...",
@@ -110,12 +77,12 @@ def load_for_inference(run_dir: Path | str, checkpoint: str | Path | None = None
 
 
 def _newest_merged(run_dir: Path) -> Path:
-    files = sorted((run_dir / "merged").glob("*.ckpt"))
-    if not files:
-        raise MathDataError(f"{run_dir}: no merged checkpoints", "run `mathtrain merge --run RUN_DIR` first")
-    from .merge import merged_step
+    from .rundir import newest
 
-    return max(files, key=merged_step)
+    path = newest(run_dir, "merged")
+    if path is None:
+        raise MathDataError(f"{run_dir}: no merged checkpoints", "run `mathtrain merge --run RUN_DIR` first")
+    return path
 
 
 def patch_cpu_generation(network) -> None:

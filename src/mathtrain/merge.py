@@ -1,29 +1,32 @@
 """LoRA checkpoint + base weights -> one full checkpoint a plain LlamaForCausalLM loads.
 
 For each adapted layer: W' = W + (B @ A) * alpha / rank, with A = `<layer>.mindpet_delta_lora_a` [r, in]
-and B = `<layer>.mindpet_delta_lora_b` [out, r]. (MindFormers' tools/transform_ckpt_lora.py defaults its
-scaling to 1, which is wrong whenever alpha != rank -- the seed's recipe has alpha 16, rank 8: scale 2.)
+and B = `<layer>.mindpet_delta_lora_b` [out, r] -- the update mindpet's LoRADense applies and MindFormers'
+`tools/transform_ckpt_lora.py` folds in (that tool defaults its scaling to 1, which is wrong whenever
+alpha != rank -- the seed's recipe has alpha 16, rank 8: scale 2).
+
+The LoRA weights come from `rundir.load_full_params`, so the per-rank shards of a model-parallel run are
+unsharded first (MindSpore's transform_checkpoints with the run's strategy files). Every merged weight keeps
+its base dtype (a bf16 base stays bf16: an 8B merged file is ~16 GB, not ~32 GB); the sum is computed in
+float64 and rounded once.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 
 from mathdata.errors import MathDataError
 
-from .infer import read_run
-from .train import checkpoint_step, list_checkpoints
+from . import rundir
 
 SUFFIX_A = ".mindpet_delta_lora_a"
 SUFFIX_B = ".mindpet_delta_lora_b"
-MERGED_RE = re.compile(r"_step(\d+)_merged\.ckpt$")
 
 
 def merged_step(path: Path) -> int:
-    m = MERGED_RE.search(Path(path).name)
-    return int(m.group(1)) if m else -1
+    m = rundir.MERGED_RE.search(Path(path).name)
+    return int(m.group("step")) if m else -1
 
 
 def _as_numpy(value) -> np.ndarray:
@@ -59,22 +62,43 @@ def merge_weights(base: dict, lora: dict, scale: float) -> dict:
     return merged
 
 
+def is_adapter_state(name: str) -> bool:
+    return "mindpet_delta_lora" in name and not name.startswith(("adam_m.", "adam_v.", "moment1.", "moment2."))
+
+
+def merged_params(info: rundir.RunInfo, lora_ckpt: Path) -> list[tuple[str, object]]:
+    """(name, Tensor) of the merged model, every tensor in its base checkpoint's dtype."""
+    import mindspore as ms
+
+    from .model import lora_scale
+
+    base = rundir.load_full_params(info.run_dir, info.base_checkpoint)
+    lora = {k: _as_numpy(v) for k, v in rundir.load_full_params(info.run_dir, lora_ckpt).items() if is_adapter_state(k)}
+    targets = {name[: -len(SUFFIX_A)] + ".weight" for name in lora if name.endswith(SUFFIX_A)}
+    merged = merge_weights({n: _as_numpy(base[n]) for n in targets if n in base}, lora,
+                           lora_scale(info.model_config["pet_config"]))
+    out = []
+    for name, value in base.items():
+        if "mindpet_delta_lora" in name or name.startswith(("adam_m.", "adam_v.")):
+            continue
+        if name in merged:
+            value = ms.Tensor(merged[name]).astype(value.dtype)
+        out.append((name, value))
+    return out
+
+
 def merge_checkpoint(run_dir: Path | str, lora_ckpt: Path | str, out_path: Path | str | None = None) -> Path:
     import mindspore as ms
 
-    from .model import lora_scale, save_params
-
-    info = read_run(run_dir)
+    info = rundir.read_run(run_dir)
     lora_ckpt = Path(lora_ckpt)
     if not lora_ckpt.is_file():
         raise MathDataError(f"{lora_ckpt}: no such checkpoint", "list RUN_DIR/checkpoints for valid files")
-    base = {k: _as_numpy(v) for k, v in ms.load_checkpoint(str(info.base_checkpoint)).items()}
-    lora = {k: _as_numpy(v) for k, v in ms.load_checkpoint(str(lora_ckpt)).items() if "mindpet_delta_lora" in k and not k.startswith(("adam_m.", "adam_v."))}
-    merged = merge_weights(base, lora, lora_scale(info.model_config["pet_config"]))
     if out_path is None:
-        step = checkpoint_step(info.run_dir, lora_ckpt)
-        out_path = info.run_dir / "merged" / f"{info.prefix}_step{step:06d}_merged.ckpt"
-    save_params(list(merged.items()), Path(out_path))
+        out_path = rundir.merged_path(info.run_dir, info.prefix, rundir.checkpoint_step(info.run_dir, lora_ckpt))
+    items = merged_params(info, lora_ckpt)
+    rundir.save_checkpoint(Path(out_path), lambda tmp: ms.save_checkpoint(
+        [{"name": name, "data": value} for name, value in items], tmp))
     return Path(out_path)
 
 
@@ -94,17 +118,18 @@ def even_picks(steps: list[int], total: int, count: int) -> list[int]:
 def merge_run(run_dir: Path | str, checkpoint: Path | str | None = None, keep_merged: int = 0) -> list[Path]:
     """Merge one checkpoint (default: the newest) or, with keep_merged=N, N evenly spaced ones; with
     keep_merged, merged files of other steps are removed so exactly N remain."""
-    info = read_run(run_dir)
-    found = dict(list_checkpoints(info.run_dir))
+    info = rundir.read_run(run_dir)
     if checkpoint is not None:
         return [merge_checkpoint(run_dir, checkpoint)]
+    found = dict(rundir.lora_checkpoints(info.run_dir))
     if not found:
         raise MathDataError(f"{info.run_dir}: no LoRA checkpoints", "train first with `mathtrain run`")
     if keep_merged <= 0:
         return [merge_checkpoint(run_dir, found[max(found)])]
-    picks = even_picks(sorted(found), int(info.data["total_steps"]), keep_merged)
+    total = int(info.data.get("total_steps") or max(found))
+    picks = even_picks(sorted(found), total, keep_merged)
     out = [merge_checkpoint(run_dir, found[s]) for s in picks]
-    for path in (info.run_dir / "merged").glob("*_merged.ckpt"):
+    for _, path in rundir.merged_checkpoints(info.run_dir):
         if path not in out:
             path.unlink()
     return out

@@ -53,3 +53,40 @@ def quiet_mindformers() -> None:
             if isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is sys.stdout:
                 handler.setStream(sys.stderr)
                 handler.setLevel(logging.WARNING)
+
+
+_QUIET = False
+
+
+def silence_libraries() -> None:
+    """`--quiet`: MindFormers, mindpet and MindSpore print INFO/WARNING lines to the terminal (some at import
+    time, from loggers created later). Raise every console handler -- present and future -- to ERROR; the
+    log files MindFormers keeps under RUN_DIR/mindformers/log are untouched."""
+    import logging
+
+    global _QUIET
+    os.environ["GLOG_v"] = "3"  # MindSpore's C++ side: errors only
+    if _QUIET:
+        return
+    _QUIET = True
+
+    def quiet(handler: logging.Handler) -> None:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            handler.setLevel(max(handler.level, logging.ERROR))
+
+    for item in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(item, "handlers", []):
+            quiet(handler)
+    if logging.lastResort is not None:
+        logging.lastResort.setLevel(logging.ERROR)
+    add_handler = logging.Logger.addHandler
+
+    def add_quiet_handler(self, handler):
+        quiet(handler)
+        add_handler(self, handler)
+
+    logging.Logger.addHandler = add_quiet_handler
+
+
+def is_quiet() -> bool:
+    return _QUIET

@@ -1,25 +1,18 @@
-"""CPU training. `[run].runner = "loop"` (default): MindFormers' model, LoRA, AdamW and CosineWithWarmUpLR,
-stepped by MindSpore's `nn.TrainOneStepCell` (a plain loop keeps resume exact and overhead nil -- see
-docs/mathtrain.md). `[run].runner = "trainer"`: MindFormers' own `Trainer(...).finetune()` on the run's
-MindFormers YAML, in-process (`ascend_runner.run_trainer`, the code an Ascend msrun worker runs), with the
-NPU overflow-status op patched out on CPU; its checkpoints stay where MindFormers writes them
-(checkpoints/checkpoint/rank_0/, recorded as run.json's `checkpoint_dir`).
+"""CPU training. Both runners step with MindFormers' own production wrapper, `MFTrainOneStepCell`, built
+from the run's YAML `runner_wrapper` (gradient clipping at global norm 1, static loss scale 1.0 on CPU),
+with the optimizer and LR schedule built from the YAML's `optimizer` / `lr_schedule` blocks by MindFormers'
+`build_optim` / `build_lr` -- one YAML drives both runners.
 
-Run directory (RUN_DIR):
-  run.json            resolved config, model config, prompt spec, records stats, step plan
-  mindformers.yaml    the full MindFormers YAML this run used
-  base.ckpt           the base weights (written when [model].checkpoint is empty: random init from the seed)
-  data/               train.mindrecord + records.json (hash-keyed, reused when inputs are unchanged)
-  checkpoints/        <name>_lora_step000016.ckpt: LoRA weights + AdamW state (adam_m, adam_v, global_step)
-                      (runner trainer: checkpoint/rank_0/<name>_lora_rank_0-<epoch>_<step in epoch>.ckpt, same
-                      content, and checkpoint_trainable/rank_0/ with the LoRA weights only)
-  metrics.jsonl       one line per logged step: step, epoch, loss, lr, tokens_per_s, elapsed_s
-  train.log           the same in words, plus start/resume/checkpoint/summary lines
+`[run].runner = "loop"` (default): a plain Python loop over that cell (seeded batch order: exact resume,
+no framework overhead). `[run].runner = "trainer"`: MindFormers' own `Trainer(...).finetune()` on the
+run's YAML, in-process (`ascend_runner.run_trainer`, the code an Ascend msrun worker runs). On CPU the NPU
+overflow-status op is replaced by an inf/nan test that returns a Tensor (`ascend_runner.patch_cpu_overflow_status`).
+
+The run directory's layout and run.json belong to `mathtrain.rundir` (see there).
 """
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,11 +23,13 @@ import numpy as np
 from mathdata.errors import MathDataError
 from mathdata.io import write_text
 
+from . import rundir
 from .config import TrainConfig, check_files, load_model_config
 from .records import RecordSet, build_records, load_records, read_manifest, write_json_atomic
 
-CKPT_RE = re.compile(r"_step(\d+)\.ckpt$")
-MF_CKPT_RE = re.compile(r"_rank_\d+-(\d+)_(\d+)\.ckpt$")  # MindFormers' CheckpointMonitor
+# run.json config keys a resume may change: they affect bookkeeping, not the trained weights
+RESUME_MAY_CHANGE = {"train.log_steps", "train.save_steps", "train.keep_checkpoints", "train.max_steps",
+                     "run.mode"}
 
 
 @dataclass
@@ -45,6 +40,7 @@ class StepLog:
     lr: float
     tokens_per_s: float
     elapsed_s: float
+    global_norm: float | None = None  # the gradient norm before clipping (MFTrainOneStepCell's output)
 
 
 @dataclass
@@ -66,58 +62,37 @@ class TrainResult:
     checkpoints: list[str] = field(default_factory=list)
 
 
-def train_step_cell(network, optimizer):
-    """MindSpore's `nn.TrainOneStepCell`, returning (loss, the learning rate this step used). The rate is
-    read inside the same compiled graph, before the optimizer advances its step counter -- evaluating the
-    schedule cell separately after each step would cost a graph launch (~3 ms on CPU) per logged step."""
-    from mindspore import nn
+def build_step(network, yaml_doc: dict, total_steps: int):
+    """(step cell, optimizer): the optimizer and LR schedule from the YAML's `optimizer` / `lr_schedule`
+    blocks through MindFormers' `build_optim` / `build_lr`, wrapped by MindFormers' wrapper from the YAML's
+    `runner_wrapper` (`MFTrainOneStepCell`: clip at norm 1, `scale_sense`), as MindFormers' Trainer builds
+    them. Each call returns (loss, overflow, loss scale, learning rate of this step, global grad norm)."""
+    import copy
 
-    class TrainOneStepWithLR(nn.TrainOneStepCell):
-        def construct(self, *inputs):
-            lr = self.optimizer.learning_rate(self.optimizer.global_step)
-            loss = super().construct(*inputs)
-            return loss, lr
+    from mindformers.core.lr import build_lr
+    from mindformers.core.optim import build_optim
+    from mindformers.wrapper import build_wrapper
 
-    return TrainOneStepWithLR(network, optimizer)
+    from .ascend_runner import patch_cpu_overflow_status
+
+    patch_cpu_overflow_status()
+    lr_cfg = copy.deepcopy(yaml_doc["lr_schedule"])
+    lr_cfg["total_steps"] = total_steps
+    lr = build_lr(lr_cfg)
+    optimizer = build_optim(copy.deepcopy(yaml_doc["optimizer"]),
+                            default_args={"params": network.trainable_params(), "learning_rate": lr})
+    step_cell = build_wrapper(copy.deepcopy(yaml_doc["runner_wrapper"]),
+                              default_args={"network": network, "optimizer": optimizer})
+    return step_cell, optimizer
 
 
 def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """(step, path) of a run's LoRA + optimizer checkpoints, oldest first: the loop's
-    `checkpoints/<prefix>_step000016.ckpt`, and for a CPU `[run].runner = "trainer"` run the files MindFormers'
-    CheckpointMonitor wrote to run.json's `checkpoint_dir` (`<prefix>_rank_0-<epoch>_<step in epoch>.ckpt`;
-    global step = (epoch - 1) * steps_per_epoch + step in epoch). Ascend runs record no `checkpoint_dir`:
-    their per-rank files are model-parallel shards that merge cannot fold yet."""
-    found = []
-    for path in (Path(run_dir) / "checkpoints").glob("*.ckpt"):
-        m = CKPT_RE.search(path.name)
-        if m and not path.name.startswith("."):
-            found.append((int(m.group(1)), path))
-    info = _run_json(Path(run_dir))
-    if info.get("checkpoint_dir") and info.get("steps_per_epoch"):
-        for path in Path(info["checkpoint_dir"]).glob("*.ckpt"):
-            m = MF_CKPT_RE.search(path.name)
-            if m:
-                found.append(((int(m.group(1)) - 1) * int(info["steps_per_epoch"]) + int(m.group(2)), path))
-    return sorted(found)
+    """(step, path) of a run's checkpoints, oldest first, either runner (see `rundir.lora_checkpoints`)."""
+    return rundir.lora_checkpoints(run_dir)
 
 
 def checkpoint_step(run_dir: Path, path: Path) -> int:
-    """The global step of one checkpoint file of this run (either layout)."""
-    m = CKPT_RE.search(Path(path).name)
-    if m:
-        return int(m.group(1))
-    for step, found in list_checkpoints(run_dir):
-        if found.resolve() == Path(path).resolve():
-            return step
-    raise MathDataError(f"{path}: cannot tell which step this checkpoint is",
-                        "pass a checkpoint listed under RUN_DIR/checkpoints")
-
-
-def _run_json(run_dir: Path) -> dict:
-    try:
-        return json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return rundir.checkpoint_step(run_dir, path)
 
 
 def plan_steps(samples: int, cfg: TrainConfig, max_steps: int | None) -> tuple[int, int]:
@@ -153,11 +128,8 @@ class RunLog:
         self.metrics = run_dir / "metrics.jsonl"
         self.log_path = run_dir / "train.log"
         if keep_until is not None:  # resume: drop lines written after the checkpoint we restart from
-            kept = []
-            if self.metrics.is_file():
-                for line in self.metrics.read_text(encoding="utf-8").splitlines():
-                    if line.strip() and json.loads(line)["step"] <= keep_until:
-                        kept.append(line + "\n")
+            # (and a last line a kill cut in half)
+            kept = [json.dumps(rec) + "\n" for rec in rundir.read_metrics(self.metrics) if rec["step"] <= keep_until]
             write_text(self.metrics, "".join(kept))
         else:
             self.metrics.write_text("", encoding="utf-8")
@@ -209,19 +181,19 @@ def prepare(cfg: TrainConfig, data_dir: Path, run_dir: Path, max_steps: int | No
 
 
 def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps: int | None = None,
-          resume: bool = False, on_event: Callable[[str, dict], None] | None = None) -> TrainResult:
-    """Train on CPU (see module doc). `on_event(kind, info)` receives "start", "step", "checkpoint" and
-    "done" events for progress display; everything is also logged to RUN_DIR."""
+          resume: bool = False, on_event: Callable[[str, dict], None] | None = None,
+          force: bool = False) -> TrainResult:
+    """Train on CPU (see module doc). `on_event(kind, info)` receives "start", "step", "checkpoint",
+    "warning" and "done" events for progress display; everything is also logged to RUN_DIR. `resume`
+    continues RUN_DIR from its newest readable checkpoint; a changed recipe is refused unless `force`."""
     if not cfg.is_cpu:
         raise MathDataError("train() runs the CPU loop", "for device = 'ascend' use mathtrain.launch.prepare_ascend + launch")
     emit = on_event or (lambda kind, info: None)
     data_dir, run_dir = Path(data_dir), Path(run_dir).resolve()
     check_files(cfg)  # cheap checks first: no MindSpore import for a typo
+    rundir.check_name(cfg.model.name, "[model].name")
     read_manifest(data_dir)
-    if resume and cfg.runner == "trainer":
-        raise MathDataError("--resume is not supported with [run].runner = 'trainer' on cpu",
-                            "use runner = 'loop' for resumable CPU runs, or start a new --out")
-    start_ckpt = _check_run_dir(run_dir, resume)
+    start_point, old_info = _check_run_dir(run_dir, cfg, resume, force, emit)
     run_dir.mkdir(parents=True, exist_ok=True)
 
     from .runtime import set_context, use_output_dir
@@ -230,21 +202,27 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
     set_context("cpu", cfg.run.mode, cfg.run.seed)
     import mindspore as ms
     from mindspore import Tensor
-    from mindformers.core.lr import CosineWithWarmUpLR
-    from mindformers.core.optim import AdamW
 
     from .mindformers_yaml import checkpoint_prefix
     from .model import build_network, count_params, is_lora_param, load_weights, save_params
 
     prep = prepare(cfg, data_dir, run_dir, max_steps)
-    if start_ckpt is not None:
-        old = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        if old.get("total_steps") != prep.total_steps or old.get("records_key") != prep.records.key:
-            raise MathDataError(f"{run_dir}: --resume with a different plan (total steps {old.get('total_steps')} -> "
-                                f"{prep.total_steps}, or changed data/tokenizer)",
-                                "resume with the same config, data and --max-steps, or start a new --out")
+    if old_info is not None:
+        plan = []
+        if old_info.data.get("total_steps") != prep.total_steps:
+            plan.append(f"total steps {old_info.data.get('total_steps')} -> {prep.total_steps}")
+        if old_info.data.get("records_key") != prep.records.key:
+            plan.append("training records (data, tokenizer or seq_length)")
+        if plan and not force:
+            raise MathDataError(f"{run_dir}: --resume with a different plan ({'; '.join(plan)})",
+                                "resume with the same config, data and --max-steps, add --force to continue "
+                                "anyway, or start a new --out")
     model_cfg = prep.yaml_doc["model"]["model_config"]
     network = build_network(model_cfg, lora=True)
+    count = count_params(network)
+    if count.trainable == 0:
+        raise MathDataError(f"{cfg.source}: [lora].target_modules = {cfg.lora.target_modules!r} matches no layer "
+                            f"of the model", f"the model's layer names are {', '.join(layer_names(network))}")
     base_ckpt = Path(cfg.model.checkpoint) if cfg.model.checkpoint else run_dir / "base.ckpt"
     if cfg.model.checkpoint or base_ckpt.is_file():
         missing = [m for m in load_weights(network, base_ckpt) if not is_lora_param(m)]
@@ -254,7 +232,6 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
     else:
         scaled_random_init(network, cfg.run.seed)
         save_params([(p.name, p) for p in network.get_parameters() if not is_lora_param(p.name)], base_ckpt)
-    count = count_params(network)
 
     info = {
         "config": cfg.to_dict(), "config_source": cfg.source, "data_dir": str(data_dir.resolve()),
@@ -265,34 +242,31 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
         "checkpoint_prefix": checkpoint_prefix(cfg), "runner": cfg.runner,
         "params": {"trainable": count.trainable, "total": count.total, "ratio": count.ratio},
     }
-    if cfg.runner == "trainer":
-        from .ascend_runner import trainer_checkpoints
-
-        info["checkpoint_dir"] = str(trainer_checkpoints(run_dir)[0])
-    write_json_atomic(run_dir / "run.json", info)
+    if old_info is not None:
+        info["resumes"] = list(old_info.data.get("resumes", [])) + [
+            {"from_step": start_point[0], "changed": start_point[2], "forced": bool(start_point[2])}]
+    rundir.write_run(run_dir, info)
     if cfg.runner == "trainer":
         del network  # MindFormers builds its own from the YAML
-        return _train_with_trainer(cfg, prep, run_dir, data_dir, base_ckpt, count, info, emit)
+        return _train_with_trainer(cfg, prep, run_dir, data_dir, base_ckpt, count, info, emit, start_point)
 
-    lr = CosineWithWarmUpLR(learning_rate=cfg.lr.learning_rate, lr_end=cfg.lr.lr_end,
-                            warmup_ratio=cfg.lr.warmup_ratio, total_steps=prep.total_steps)
-    optimizer = AdamW(network.trainable_params(), learning_rate=lr, betas=(cfg.optimizer.beta1, cfg.optimizer.beta2),
-                      eps=cfg.optimizer.eps, weight_decay=cfg.optimizer.weight_decay)
-    step_cell = train_step_cell(network, optimizer)
+    step_cell, optimizer = build_step(network, prep.yaml_doc, prep.total_steps)
     step_cell.set_train(True)
 
     start = 0
-    if start_ckpt is not None:
-        start, path = start_ckpt
+    if start_point is not None:
+        start, path, _ = start_point
         params = ms.load_checkpoint(str(path))
         ms.load_param_into_net(step_cell, params, strict_load=False)
         restored = int(optimizer.global_step.asnumpy().reshape(-1)[0])
         if restored != start:
             raise MathDataError(f"{path}: optimizer step {restored} != file step {start}", "the checkpoint is damaged")
-    log = RunLog(run_dir, keep_until=start if start_ckpt is not None else None)
+    log = RunLog(run_dir, keep_until=start if start_point is not None else None)
     log.line(f"{'resume from step ' + str(start) if start else 'start'}: {cfg.source} data {data_dir} "
              f"samples {prep.records.samples} truncated {prep.records.truncated} dropped {prep.records.dropped} "
              f"records {'reused' if prep.records.reused else 'written'}")
+    if start_point is not None and start_point[2]:
+        log.line(f"resumed with --force despite changed {', '.join(start_point[2])}")
     log.line(f"params: {count.describe()}")
     emit("start", {"start_step": start, "total_steps": prep.total_steps, "records": asdict(prep.records),
                    "params": count, "steps_per_epoch": prep.steps_per_epoch})
@@ -302,47 +276,56 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
     tokens_per_step = batch * seq
     saves = save_steps(cfg, prep.steps_per_epoch, prep.total_steps)
     prefix = checkpoint_prefix(cfg)
-    trainable = [p for p in network.trainable_params()]
-    opt_state = [p for p in optimizer.get_parameters() if p.name.startswith(("adam_m.", "adam_v."))]
 
     first_loss = last_loss = float("nan")
     t_begin = time.perf_counter()
     t_mark, steps_since = t_begin, 0
     t_steady = None  # wall clock after the first (compiling) step: everything after it counts
     written = []
-    for s in range(start, prep.total_steps):
-        idx = batch_indices(cfg.run.seed, len(ids_all), prep.steps_per_epoch, batch, s)
-        loss_t, lr_t = step_cell(Tensor(ids_all[idx]), Tensor(labels_all[idx]))
-        loss = float(loss_t.asnumpy())
-        step = s + 1
-        steps_since += 1
-        if not np.isfinite(loss):
-            log.line(f"step {step}: loss is {loss}; stopping")
-            log.close()
-            raise MathDataError(f"training diverged at step {step} (loss {loss})",
-                                "lower [lr].learning_rate or check the data")
-        if s == start:
-            first_loss = loss
-        last_loss = loss
-        if step % cfg.train.log_steps == 0 or step == prep.total_steps:
-            now = time.perf_counter()
-            rec = StepLog(step=step, epoch=s // prep.steps_per_epoch + 1, loss=loss,
-                          lr=float(lr_t.asnumpy().reshape(-1)[0]),
-                          tokens_per_s=tokens_per_step * steps_since / max(now - t_mark, 1e-9),
-                          elapsed_s=now - t_begin)
-            t_mark, steps_since = now, 0
-            log.step(rec)
-            emit("step", asdict(rec) | {"total_steps": prep.total_steps})
-        if step in saves:
-            path = run_dir / "checkpoints" / f"{prefix}_step{step:06d}.ckpt"
-            save_params([(p.name, p) for p in trainable] + [(p.name, p) for p in opt_state]
-                        + [("global_step", optimizer.global_step)], path)
-            written.append(str(path))
-            log.line(f"checkpoint {path.name}")
-            emit("checkpoint", {"step": step, "path": str(path)})
-            _prune(run_dir, cfg.train.keep_checkpoints)
-        if s == start:
-            t_steady = time.perf_counter()
+    step = start
+    try:
+        for s in range(start, prep.total_steps):
+            idx = batch_indices(cfg.run.seed, len(ids_all), prep.steps_per_epoch, batch, s)
+            loss_t, overflow_t, scale_t, lr_t, norm_t = step_cell(Tensor(ids_all[idx]), Tensor(labels_all[idx]))[:5]
+            loss = float(loss_t.asnumpy())
+            step = s + 1
+            steps_since += 1
+            if not np.isfinite(loss):
+                log.line(f"step {step}: loss is {loss}; stopping")
+                raise MathDataError(f"training diverged at step {step} (loss {loss})",
+                                    "lower [lr].learning_rate or check the data")
+            if s == start:
+                first_loss = loss
+            last_loss = loss
+            if step % cfg.train.log_steps == 0 or step == prep.total_steps:
+                now = time.perf_counter()
+                rec = StepLog(step=step, epoch=s // prep.steps_per_epoch + 1, loss=loss,
+                              lr=float(lr_t.asnumpy().reshape(-1)[0]),
+                              tokens_per_s=tokens_per_step * steps_since / max(now - t_mark, 1e-9),
+                              elapsed_s=now - t_begin,
+                              global_norm=None if norm_t is None else float(norm_t.asnumpy().reshape(-1)[0]))
+                t_mark, steps_since = now, 0
+                log.step(rec)
+                emit("step", asdict(rec) | {"total_steps": prep.total_steps})
+            if step in saves:
+                path = rundir.loop_checkpoint_path(run_dir, prefix, step)
+                epoch = s // prep.steps_per_epoch + 1
+                append = {"epoch_num": epoch, "step_num": step, "loss_scale": float(scale_t.asnumpy().reshape(-1)[0])}
+                rundir.save_checkpoint(path, lambda tmp: ms.save_checkpoint(step_cell, tmp, append_dict=append))
+                written.append(str(path))
+                log.line(f"checkpoint {path.name}")
+                emit("checkpoint", {"step": step, "path": str(path)})
+                _prune(run_dir, cfg.train.keep_checkpoints)
+            if s == start:
+                t_steady = time.perf_counter()
+    except KeyboardInterrupt:
+        saved = [s for s, _ in rundir.loop_checkpoints(run_dir)]
+        log.line(f"interrupted after step {step}; newest checkpoint: step {saved[-1] if saved else 'none'}")
+        log.close()
+        raise Interrupted(step, saved[-1] if saved else None) from None
+    except BaseException:
+        log.close()
+        raise
     t_end = time.perf_counter()
     elapsed = t_end - t_begin
     steady_steps = prep.total_steps - start - 1
@@ -360,25 +343,48 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
     return result
 
 
+class Interrupted(Exception):
+    """Ctrl-C during training: the step reached and the newest checkpoint on disk (None if none)."""
+
+    def __init__(self, step: int, checkpoint_step: int | None):
+        super().__init__(f"interrupted after step {step}")
+        self.step, self.checkpoint_step = step, checkpoint_step
+
+
+def layer_names(network) -> list[str]:
+    """The model's Dense layers by the local name `[lora].target_modules` is matched against."""
+    from mindspore import nn
+
+    names = set()
+    for name, cell in network.cells_and_names():
+        if isinstance(cell, nn.Dense) or type(cell).__name__ in ("Linear", "LoRADense"):
+            names.add(name.rsplit(".", 1)[-1])
+    return sorted(names)
+
+
 def _train_with_trainer(cfg: TrainConfig, prep: Prepared, run_dir: Path, data_dir: Path, base_ckpt: Path,
-                        count, info: dict, emit) -> TrainResult:
+                        count, info: dict, emit, start_point) -> TrainResult:
     """`[run].runner = "trainer"` on cpu: MindFormers' `Trainer(...).finetune()` in this process, driven by
     RUN_DIR/mindformers.yaml (the same code an Ascend msrun worker runs: `ascend_runner.run_trainer`), with
-    the base weights from `base_ckpt` and the overflow-status op patched out (CPU only)."""
+    the base weights from `base_ckpt`, or on resume MindFormers' own resume from checkpoints/checkpoint."""
     from .ascend_runner import run_trainer
     from .mindformers_yaml import dump_yaml
 
+    start = start_point[0] if start_point is not None else 0
     doc = dict(prep.yaml_doc)
-    doc["load_checkpoint"] = str(base_ckpt)
+    if start_point is None:
+        doc["load_checkpoint"] = str(base_ckpt)
+    else:
+        doc = resume_doc(doc, run_dir, start_point[1])
     yaml_path = run_dir / "mindformers.yaml"
     write_text(yaml_path, dump_yaml(doc))
 
-    log = RunLog(run_dir, keep_until=None)
-    log.line(f"start (runner trainer): {cfg.source} data {data_dir} samples {prep.records.samples} "
-             f"truncated {prep.records.truncated} dropped {prep.records.dropped} "
-             f"records {'reused' if prep.records.reused else 'written'}")
+    log = RunLog(run_dir, keep_until=start if start_point is not None else None)
+    log.line(f"{'resume from step ' + str(start) if start else 'start'} (runner trainer): {cfg.source} data "
+             f"{data_dir} samples {prep.records.samples} truncated {prep.records.truncated} dropped "
+             f"{prep.records.dropped} records {'reused' if prep.records.reused else 'written'}")
     log.line(f"params: {count.describe()}")
-    emit("start", {"start_step": 0, "total_steps": prep.total_steps, "records": asdict(prep.records),
+    emit("start", {"start_step": start, "total_steps": prep.total_steps, "records": asdict(prep.records),
                    "params": count, "steps_per_epoch": prep.steps_per_epoch})
 
     def on_step(rec: dict) -> None:
@@ -388,7 +394,12 @@ def _train_with_trainer(cfg: TrainConfig, prep: Prepared, run_dir: Path, data_di
 
     t0 = time.perf_counter()
     try:
-        out = run_trainer(yaml_path, run_dir, on_cpu=True, on_step=on_step)
+        out = run_trainer(yaml_path, run_dir, on_cpu=True, on_step=on_step, stop_step=prep.total_steps)
+    except KeyboardInterrupt:
+        saved = [s for s, _ in rundir.mf_checkpoints(run_dir)]
+        log.line(f"interrupted; newest checkpoint: step {saved[-1] if saved else 'none'}")
+        log.close()
+        raise Interrupted(saved[-1] if saved else start, saved[-1] if saved else None) from None
     except Exception as err:
         log.line(f"MindFormers Trainer failed: {type(err).__name__}: {err}")
         log.close()
@@ -398,24 +409,40 @@ def _train_with_trainer(cfg: TrainConfig, prep: Prepared, run_dir: Path, data_di
         log.close()
         raise MathDataError(f"training diverged (last loss {out['last_loss']})",
                             "lower [lr].learning_rate or check the data")
-    for step, path in list_checkpoints(run_dir):
+    new = [(step, path) for step, path in rundir.mf_checkpoints(run_dir) if step > start]
+    for step, path in new:
         log.line(f"checkpoint {path.relative_to(run_dir)} (step {step})")
         emit("checkpoint", {"step": step, "path": str(path)})
     info["trainer"] = {"trainable_params": out["trainable_params"], "steps": out["steps"],
-                       "checkpoint_dir": out["checkpoint_dir"]}
-    write_json_atomic(run_dir / "run.json", info)
-    result = TrainResult(run_dir=str(run_dir), start_step=0, steps=out["steps"], total_steps=prep.total_steps,
-                         steps_per_epoch=prep.steps_per_epoch, first_loss=out["first_loss"],
-                         last_loss=out["last_loss"], tokens_per_s=out["tokens_per_s"], elapsed_s=elapsed,
+                       "initial_step": out["initial_step"]}
+    rundir.write_run(run_dir, info)
+    result = TrainResult(run_dir=str(run_dir), start_step=start, steps=start + out["steps"],
+                         total_steps=prep.total_steps, steps_per_epoch=prep.steps_per_epoch,
+                         first_loss=out["first_loss"], last_loss=out["last_loss"],
+                         tokens_per_s=out["tokens_per_s"], elapsed_s=elapsed,
                          trainable_params=out["trainable_params"], total_params=count.total,
                          ratio=out["trainable_params"] / count.total,
-                         records={k: v for k, v in asdict(prep.records).items()}, checkpoints=out["checkpoints"])
-    log.line(f"done: steps 0->{out['steps']} loss {out['first_loss']:.4f} -> {out['last_loss']:.4f} "
+                         records={k: v for k, v in asdict(prep.records).items()},
+                         checkpoints=[str(p) for _, p in new])
+    log.line(f"done: steps {start}->{start + out['steps']} loss {out['first_loss']:.4f} -> {out['last_loss']:.4f} "
              f"tokens/s {out['tokens_per_s']:.0f} elapsed {elapsed:.1f}s")
     log.close()
     write_json_atomic(run_dir / "summary.json", asdict(result))
     emit("done", asdict(result))
     return result
+
+
+def resume_doc(doc: dict, run_dir: Path, checkpoint: Path) -> dict:
+    """The YAML of MindFormers' own resume (`launch.resume_overrides`: load_checkpoint = checkpoints/checkpoint,
+    resume_training, auto_trans_ckpt off). When `checkpoint` is not the newest file (a damaged newest one is
+    skipped), `resume_training` names it: MindFormers then loads that file, with each rank's id substituted."""
+    from .launch import resume_overrides
+
+    doc = resume_overrides(doc, run_dir)
+    found = rundir.mf_checkpoints(run_dir)
+    if found and Path(found[-1][1]) != Path(checkpoint):
+        doc["resume_training"] = Path(checkpoint).name
+    return doc
 
 
 def scaled_random_init(network, seed: int) -> None:
@@ -435,27 +462,58 @@ def scaled_random_init(network, seed: int) -> None:
         p.set_data(ms.Tensor(rng.normal(0.0, std, size=p.shape).astype(np.float32)))
 
 
-def _check_run_dir(run_dir: Path, resume: bool) -> tuple[int, Path] | None:
-    existing = list_checkpoints(run_dir) if run_dir.is_dir() else []
-    if resume:
-        if not existing:
-            raise MathDataError(f"{run_dir}: nothing to resume (no checkpoints)", "drop --resume to start a new run")
-        try:
-            total = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["total_steps"]
-        except (OSError, ValueError, KeyError):
-            total = None
-        if total is not None and existing[-1][0] >= total:
-            raise MathDataError(f"{run_dir}: the run already finished (step {existing[-1][0]} of {total})",
-                                "merge or evaluate it; start a new --out to train further")
-        return existing[-1]
-    if existing:
-        raise MathDataError(f"{run_dir}: already holds checkpoints of a run",
-                            "pass --resume to continue it, or choose a new --out directory")
-    return None
+def recipe_changes(old: dict, new: dict) -> list[str]:
+    """`section.key` names whose values differ between two `TrainConfig.to_dict()`s, except the
+    bookkeeping keys in RESUME_MAY_CHANGE."""
+    changed = []
+    for section in sorted(set(old) | set(new)):
+        a, b = old.get(section) or {}, new.get(section) or {}
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            continue
+        for key in sorted(set(a) | set(b)):
+            name = f"{section}.{key}"
+            if name not in RESUME_MAY_CHANGE and a.get(key) != b.get(key):
+                changed.append(name)
+    return changed
+
+
+def _check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool, force: bool, emit):
+    """-> ((step, checkpoint, changed keys) to resume from, old RunInfo), or (None, None) for a fresh run."""
+    existing = rundir.lora_checkpoints(run_dir) if run_dir.is_dir() else []
+    if not resume:
+        if existing:
+            raise MathDataError(f"{run_dir}: already holds checkpoints of a run",
+                                "pass --resume to continue it, or choose a new --out directory")
+        return None, None
+    if not existing:
+        raise MathDataError(f"{run_dir}: nothing to resume (no checkpoints)", "drop --resume to start a new run")
+    info = rundir.read_run(run_dir)
+    changed = recipe_changes(info.config, cfg.to_dict())
+    if changed and not force:
+        shown = ", ".join(f"[{k.split('.')[0]}].{k.split('.', 1)[1]} {_short(info.config, k)} -> "
+                          f"{_short(cfg.to_dict(), k)}" for k in changed)
+        raise MathDataError(f"{run_dir}: --resume with a changed recipe: {shown}",
+                            "resume with the run's own config, add --force to continue with the new values, "
+                            "or start a new --out")
+    total = info.data.get("total_steps")
+    if total is not None and existing[-1][0] >= total:
+        raise MathDataError(f"{run_dir}: the run already finished (step {existing[-1][0]} of {total})",
+                            "merge or evaluate it; start a new --out to train further")
+    for step, path in reversed(existing):
+        if rundir.readable(path):
+            return (step, path, changed), info
+        emit("warning", {"message": f"{path.name} (step {step}) is damaged; resuming from the checkpoint before it"})
+    raise MathDataError(f"{run_dir}: no readable checkpoint to resume from ({len(existing)} damaged)",
+                        "start a new --out")
+
+
+def _short(config: dict, key: str) -> str:
+    section, name = key.split(".", 1)
+    return repr((config.get(section) or {}).get(name))
 
 
 def _prune(run_dir: Path, keep: int) -> None:
     if keep <= 0:
         return
-    for _, path in list_checkpoints(run_dir)[:-keep]:
+    for _, path in rundir.loop_checkpoints(run_dir)[:-keep]:
         path.unlink(missing_ok=True)

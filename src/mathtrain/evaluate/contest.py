@@ -135,8 +135,10 @@ def squad_from_json(path: Path | str) -> tuple[float, float]:
 
 def params_from_run(run_dir: Path | str) -> tuple[int, int]:
     """(trainable, total) as recorded by `mathtrain run` in RUN_DIR/run.json."""
-    path = Path(run_dir) / "run.json"
-    data = read_json(path)
+    from ..rundir import read_run
+
+    info = read_run(run_dir)
+    path, data = info.path, info.data
     for key in ("params", "param_count", "parameters"):
         block = data.get(key) if isinstance(data, dict) else None
         if isinstance(block, dict) and "trainable" in block and "total" in block:

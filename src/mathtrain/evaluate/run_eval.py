@@ -85,7 +85,7 @@ class EvalResult:
 
 
 def read_run_info(run_dir: Path) -> dict:
-    from ..infer import read_run
+    from ..rundir import read_run
     return read_run(run_dir).data
 
 
@@ -219,14 +219,11 @@ def _generate_all(backend: Backend, network, tokenizer, prompts: list[str], max_
 
 
 def newest_checkpoint(run_dir: Path, merged: bool) -> Path | None:
-    """The highest-step LoRA checkpoint (RUN_DIR/checkpoints) or merged one (RUN_DIR/merged), or None.
+    """The highest-step LoRA checkpoint (either runner's layout) or merged one (RUN_DIR/merged), or None.
     Resolved here and passed to the loader explicitly, so eval.json names exactly what was loaded."""
-    found = []
-    for path in Path(run_dir).glob("merged/*.ckpt" if merged else "checkpoints/*.ckpt"):
-        m = re.search(r"_step(\d+)", path.name)
-        if m:
-            found.append((int(m.group(1)), path))
-    return max(found)[1] if found else None
+    from ..rundir import newest
+
+    return newest(run_dir, "merged" if merged else "lora")
 
 
 def _round_up(n: int, k: int) -> int:
