@@ -14,6 +14,16 @@ app = typer.Typer(help="Audit, synthesise and build arithmetic fine-tuning data.
                   add_completion=False)
 
 
+def plain_help(typer_app: typer.Typer) -> typer.Typer:
+    """Help as click prints it instead of rich's boxes: rich cuts option names at 80 columns
+    (`--keep-implausi…`) and reads `:100:` in `-100:100:1` as an emoji code. Applied to sub-apps too."""
+    typer_app.rich_markup_mode = None
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            plain_help(group.typer_instance)
+    return typer_app
+
+
 
 @app.callback()
 def _root() -> None:
@@ -75,6 +85,8 @@ def audit(
 
 # Command modules register themselves on `app` when imported.
 from . import commands_build  # noqa: E402,F401
+
+plain_help(app)
 
 
 def main() -> None:

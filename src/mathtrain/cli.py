@@ -17,6 +17,9 @@ def _root() -> None:
 
 # Command modules register themselves on `app` when imported.
 from . import commands_train, commands_eval, commands_model  # noqa: E402,F401
+from mathdata.cli import plain_help  # noqa: E402  (help that fits 80 columns, no emoji codes)
+
+plain_help(app)
 
 
 def main() -> None:
