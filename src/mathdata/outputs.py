@@ -78,8 +78,22 @@ def _writable_parent(path: Path, option: str) -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise MathDataError(f"{option} {path}: {parent} is not a folder", "choose a path inside a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent):
         raise MathDataError(f"{option} {path}: folder {parent} is not writable", "choose a writable location")
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Really create (and remove) a file there: permission bits do not tell root, /proc or a
+    read-only mount apart."""
+    import tempfile
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".mathdata-probe.{os.getpid()}.", suffix=".part", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return True
 
 
 def check_file_output(target: Path | str | None, inputs: Iterable[Path | str | None] = (),
@@ -209,8 +223,12 @@ class BuildFolder:
     # the lock -------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def locked(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._acquire()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._acquire()
+        except OSError as err:
+            raise MathDataError(f"-o {self.shown}: cannot write in {self.path.parent} ({_reason(err)})",
+                                "choose a writable location") from None
         try:
             self.clean_stale()
             check_replaceable(self.path, self.shown)  # again: another build may have finished meanwhile
@@ -288,7 +306,11 @@ class BuildFolder:
         tmp = self._own("tmp")
         if tmp.exists() and _only_build_files(tmp, self.files):
             shutil.rmtree(tmp)
-        tmp.mkdir()
+        try:
+            tmp.mkdir()
+        except OSError as err:
+            raise MathDataError(f"-o {self.shown}: cannot write in {self.path.parent} ({_reason(err)})",
+                                "choose a writable location") from None
         try:
             yield tmp
         except BaseException:
