@@ -153,3 +153,27 @@ def test_long_and_pathological_outputs_stay_fast():
     assert extract_answer("答案：" * 5000) is None
     assert parse_number("1" * 5000) is None  # beyond int's digit limit: no value, no crash
     assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("text, value", [
+    ("((7)/(15))", Fraction(7, 15)), ("(7)/(15)", Fraction(7, 15)), ("(1/4)", Fraction(1, 4)),
+    ("19((3)/(4))", Fraction(79, 4)), ("5(1/3)", Fraction(16, 3)), ("-1(1/2)", Fraction(-3, 2)),
+    ("(-1/2)", Fraction(-1, 2)), ("(27/2)", Fraction(27, 2)), ("12,000", Fraction(12000)), ("150%", Fraction(3, 2)),
+])
+def test_answer_forms_of_word_problem_corpora(text, value):
+    assert parse_number(text) == value
+
+
+def test_corpus_fraction_answers_are_compared_exactly():
+    assert answers_match("7/15", "((7)/(15))") and answers_match("79/4", "19((3)/(4))")
+    assert answers_match("19.75", "19((3)/(4))")            # the same value exactly
+    assert not answers_match("19.7499", "19((3)/(4))")      # a fraction reference admits no tolerance
+
+
+def test_expressions_and_lists():
+    from mathdata.answers import answer_list, is_expression
+    assert is_expression("(45+39)/(45-39)") and is_expression("8*3") and is_expression("6**2")
+    assert not is_expression("((7)/(15))") and not is_expression("12,000") and not is_expression("30%")
+    assert answer_list("[23, 12]") == ["23", "12"] and answer_list("[2.6666666666666665]") == ["2.6666666666666665"]
+    assert answer_list("23；12") == ["23", "12"] and answer_list("[1,000, 2]") == ["1,000", "2"]
+    assert answer_list("1,000") is None and answer_list("5") is None and answer_list("[a, b]") is None

@@ -52,3 +52,25 @@ def test_same_wording_with_numbers_in_another_order_is_a_different_problem(rules
     a = "The ratio of boys to girls in a class is $3:12$. If there are $60$ students in the class, how many girls are there?"
     out = marks(rules, [a, a.replace("3:12", "12:3"), a.replace("how many girls are there", "how many girls does it have")])
     assert out["near_dup"].to_list() == [False, False, True]
+
+
+def test_chinese_numerals_are_read_by_value():
+    from mathdata.dedup.chinese import load_chinese_rules, numeral_value
+    r = load_chinese_rules()
+    cases = {"三百零五": "305", "两千": "2000", "一万五千": "15000", "十二": "12", "二十": "20", "十": "10",
+             "第一": "第1", "三分之一": "1/3", "一半": "1/2", "两": "2", "五十万": "500000", "万": "万"}
+    assert {t: numeral_value(t, r) for t in cases} == cases
+
+
+def test_numbers_in_words_units_and_answers_keep_near_duplicates_apart(rules):
+    texts = ["一个乘数的末尾有一个0，另一个乘数的末尾有一个0，积的末尾至少有几个0？",
+             "一个乘数的末尾有两个0，另一个乘数的末尾有一个0，积的末尾至少有几个0？",
+             "一根绳子长5米，剪去2米，还剩多少厘米？", "一根绳子长5米，剪去2米，还剩多少米？",
+             "小华有二十本故事书，他送给小明五本故事书以后，还剩多少本故事书？",
+             "小华有二十本故事书，他送给小明五本故事书后，还剩多少本故事书？"]
+    out = marks(rules, texts)
+    assert out["near_dup"].to_list() == [False, False, False, False, False, True]
+    # the same two rewordings with different labelled answers: a label conflict, never a merge
+    df = pl.DataFrame({"problem": texts[4:], "solution": ["15", "16"]})
+    conflict = find_duplicates(classify(df, rules), load_dedup_config(rules.directory), stats=(work := {}))
+    assert conflict["near_dup"].to_list() == [False, False] and work["conflicting_labels"] == 1

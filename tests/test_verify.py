@@ -96,3 +96,44 @@ def test_gsm8k_calculator_annotations():
     assert verify_calculations(good) == ("verified", "verified")
     assert verify_calculations(good.replace("<<48+24=72>>", "<<48+24=73>>")) == ("wrong", "calculation_mismatch")
     assert verify_calculations("It costs 5 dollars.\n#### 5") is None
+
+
+@pytest.mark.parametrize("equation, answer, expected", [
+    ("x=1-(1/3)-(1/5)", "((7)/(15))", "verified"),
+    ("x=20-(1/4)", "19((3)/(4))", "verified"),
+    ("x=16/3", "5(1/3)", "verified"),
+    ("x=0-(3/2)", "-1(1/2)", "verified"),
+    ("x=(36+12)/(36-12)", "(36+12)/(36-12)", "verified"),     # 列式: the expression is the answer
+    ("x=(36+12)/(36-12)", "(36+12)/(36-11)", "wrong"),
+    ("x=12/40", "30%", "verified"),
+    ("x=3000*4", "12,000", "verified"),
+    ("x=10/3", "3.33", "verified"),
+    ("x=1-(1/3)-(1/5)", "((8)/(15))", "wrong"),
+    ("2*100", "200", "verified"),
+])
+def test_corpus_answer_forms_against_their_equation(equation, answer, expected):
+    from mathdata.verify import verify_equation
+    assert verify_equation(equation, answer)[0] == expected
+
+
+@pytest.mark.parametrize("equation, answer, expected", [
+    ("x + y = 35.0 ; 2.0 * x + 4.0 * y = 94.0", "[23, 12]", ("verified", "verified")),
+    ("x + y = 35.0 ; 2.0 * x + 4.0 * y = 94.0", "[12, 23]", ("verified", "verified")),  # another order
+    ("x + y = 35.0 ; 2.0 * x + 4.0 * y = 94.0", "[22, 13]", ("wrong", "equation_mismatch")),
+    ("3.0 * x + 2.0 = 10.0", "[2.6666666666666665]", ("verified", "verified")),
+    ("3.0 * x + 2.0 = 10.0", "[2.67]", ("verified", "verified")),                   # rounded to its places
+    ("( x - 2.0 ) * ( x - 5.0 ) = 0.0", "[5, 2]", ("verified", "verified")),        # both roots
+    ("( x - 2.0 ) * ( x - 5.0 ) = 0.0", "[5, 3]", ("wrong", "equation_mismatch")),
+    ("100.0 * ( 1.0 + x ) ^ 2.0 = 121.0", "[0.1]", ("verified", "verified")),
+    ("x * y = 24.0 ; x + y = 10.0", "[6, 4]", ("verified", "verified")),
+    ("x * y = 24.0 ; x + y = 10.0", "[5, 5]", ("unverifiable", "system_unconfirmed")),
+    ("x + y = 35.0 ; 2.0 * x + 4.0 * y = 94.0", "[23]", ("wrong", "equation_mismatch")),
+    ("x + y = 35 ; x - y = = 1", "[1, 2]", ("unverifiable", "equation_unparsed")),
+    ("x + y = 35.0 ; x - y = 1.0", "鸡23只", ("unverifiable", "answer_unparsed")),
+    ("x + y = 2 ; 2 * x + 2 * y = 4", "[1, 1]", ("verified", "verified")),   # singular: the values satisfy it
+    ("x + y = 2 ; 2 * x + 2 * y = 4", "[1, 2]", ("unverifiable", "system_unconfirmed")),  # not decided
+    ("x + y + z = 6 ; x - y = 0", "[1, 2]", ("unverifiable", "answer_count")),
+])
+def test_hmwp_systems_with_list_answers(equation, answer, expected):
+    from mathdata.verify import verify_equation
+    assert verify_equation(equation, answer) == expected

@@ -10,7 +10,7 @@ Status per record (fixed strings, with a reason):
 
 Word-problem corpora that carry an `equation` field are re-solved from that equation instead of a
 template (reasons: verified, equation_mismatch; unverifiable: equation_unparsed, answer_unparsed,
-answer_count, nonlinear_system): Math23K/Ape210K's expression of the answer ("x=(11-1)*2") with
+answer_count, system_unconfirmed): Math23K/Ape210K's expression of the answer ("x=(11-1)*2") with
 answers written `((7)/(15))`, `19((3)/(4))`, `5(1/3)`, `30%`, `12,000` or as an expression (列式:
 `(45+39)/(45-39)`), and HMWP's systems ("x + y = 35 ; 2*x + 4*y = 94") with list answers `[23, 12]`
 (equations.py). GSM8K-style solutions have every `<<expr=result>>` calculator annotation checked
@@ -157,6 +157,8 @@ def _shown_matches(value, shown: str) -> bool:
     if is_expression(shown):          # Ape210K's 列式 answers: the expression itself
         shown_value = equation_value(shown)
         return shown_value is not None and _close(value, Fraction(shown_value))
+    if isinstance(value, Fraction) and parse_value(shown) is not None and "/" not in shown:
+        value = CONTEXT.divide(Decimal(value.numerator), Decimal(value.denominator))  # so rounding applies
     ok = matches_shown(value, shown)
     if not ok and shown.rstrip().endswith("%"):  # "25%" for an equation worth 25 or 0.25
         ok = matches_shown(value, shown.rstrip()[:-1]) or matches_shown(value * 100, shown.rstrip()[:-1])
@@ -196,7 +198,7 @@ def verify_system(equation: str, solution: str) -> tuple[str, str]:
         return "unverifiable", "answer_count"
     if any(satisfied(system, dict(zip(order, values))) for order in orders(system.names, k)):
         return "verified", "verified"
-    return "unverifiable", "nonlinear_system"   # rounded values of a nonlinear system: not decided here
+    return "unverifiable", "system_unconfirmed"   # a nonlinear or singular system, values not exact: undecided
 
 
 def verify_equation(equation: str, solution: str) -> tuple[str, str]:
