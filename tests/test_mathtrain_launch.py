@@ -24,6 +24,16 @@ def _dry_run(toml, tmp_path, *extra):
     return proc.stdout, path
 
 
+@pytest.fixture(scope="module")
+def prod_dry_run(tmp_path_factory):
+    """(stdout, printed YAML path, --json dict, tmp folder) of one production-recipe dry run, shared."""
+    import json
+
+    tmp = tmp_path_factory.mktemp("prod-dry")
+    text, path = _dry_run(PROD_TOML, tmp, "--json", str(tmp / "dry.json"))
+    return text, path, json.loads((tmp / "dry.json").read_text()), tmp
+
+
 def _mf_config(path, tmp_path):
     from mathtrain.runtime import use_output_dir
 
@@ -34,7 +44,13 @@ def _mf_config(path, tmp_path):
 
 
 def test_cpu_dry_run_yaml_loads_in_mindformers(tmp_path):
-    text, path = _dry_run(TINY_TOML, tmp_path)
+    import json
+
+    text, _ = _dry_run(TINY_TOML, tmp_path, "--json", "-")
+    out = json.loads(text)  # with --json - stdout is the JSON alone: the YAML as a dict and the counts
+    assert out["params"]["trainable"] == 7168 and out["params"]["total"] == 150_848 and out["launch"] is None
+    path = tmp_path / "dry.yaml"
+    path.write_text(yaml.safe_dump(out["yaml"]), encoding="utf-8")
     cfg = _mf_config(path, tmp_path)
     mc = cfg.model.model_config
     assert cfg.context.device_target == "CPU" and cfg.use_parallel is False
@@ -53,8 +69,8 @@ def test_cpu_dry_run_yaml_loads_in_mindformers(tmp_path):
     assert "msrun" not in text
 
 
-def test_ascend_dry_run_yaml_and_msrun_command(tmp_path):
-    text, path = _dry_run(PROD_TOML, tmp_path)
+def test_ascend_dry_run_yaml_and_msrun_command(prod_dry_run):
+    text, path, _, tmp_path = prod_dry_run
     cfg = _mf_config(path, tmp_path)
     mc = cfg.model.model_config
     assert cfg.context.device_target == "Ascend" and cfg.use_parallel is True and cfg.parallel.parallel_mode == 1
@@ -146,13 +162,10 @@ def test_ascend_runner_metrics_callback(tmp_path):
     assert lines[0]["lr"] == 0.0 and lines[1]["lr"] == pytest.approx(1.5e-5) and lines[1]["tokens_per_s"] > 0
 
 
-def test_dry_run_json_carries_the_exact_counts(tmp_path):
-    import json
-
-    text, _ = _dry_run(PROD_TOML, tmp_path, "--json", "-")
-    out = json.loads(text)
+def test_dry_run_json_carries_the_exact_counts(prod_dry_run):
+    text, _, out, _ = prod_dry_run
     assert out["params"] == {"trainable": 3_407_872, "total": 8_030_261_248, "ratio": 3_407_872 / 8_030_261_248}
-    assert out["launch"][0] == "msrun" and out["yaml"]["optimizer"]["type"] == "AdamWeightDecay"
+    assert out["launch"][0] == "msrun" and out["yaml"] == yaml.safe_load(text)  # the YAML printed
 
 
 def _effective_strategy_file(parallel: dict, rank: int, monkeypatch) -> str:
@@ -175,13 +188,12 @@ def _effective_strategy_file(parallel: dict, rank: int, monkeypatch) -> str:
         ms.reset_auto_parallel_context()
 
 
-def test_every_rank_writes_its_own_strategy_file(tmp_path, monkeypatch):
+def test_every_rank_writes_its_own_strategy_file(prod_dry_run, tmp_path, monkeypatch):
     """Through MindFormers' own code: rank r's strategy is output_dir/strategy/ckpt_strategy_rank_{r}.ckpt,
     the names TransformCkpt globs for. The old YAML (strategy_ckpt_config.save_file) gave all ranks one file."""
     from mindformers.core.context.validators import validate_parallel_mode
 
-    _, path = _dry_run(PROD_TOML, tmp_path)
-    cfg = _mf_config(path, tmp_path)
+    cfg = _mf_config(prod_dry_run[1], tmp_path)
     validate_parallel_mode(cfg)  # as build_context does: parallel_mode 1 -> "semi_auto_parallel"
     parallel = cfg.parallel.to_dict()
     strategy_dir = tmp_path / "mf" / "strategy"
