@@ -55,3 +55,88 @@ def _cleanup_logs(out: Path) -> None:
     import shutil
 
     shutil.rmtree(out.resolve().parent / f".{out.name}.mindformers-logs", ignore_errors=True)
+
+
+CHATML = "<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def model_tokenizer(model_dir: Path):
+    """The imported model's own tokenizer (tokenizer.json + tokenizer_config.json's specials)."""
+    from mathdata.errors import MathDataError
+
+    from .tokenizer import load_tokenizer
+
+    path = Path(model_dir) / "tokenizer.json"
+    if not path.is_file():
+        raise MathDataError(f"{model_dir}: no tokenizer.json", "pass the --out folder of `mathtrain import`")
+    return load_tokenizer("hf", str(path))
+
+
+def without_leading_bos(tokenizer, text: str) -> str:
+    """The tokenizer puts BOS first itself (as training records do): a prompt that spells BOS out at its
+    start (chatml's `<|im_start|>` is SmolLM2's BOS) must not get it twice."""
+    bos = getattr(tokenizer, "bos_token", None)
+    if bos and text.startswith(bos) and tokenizer.encode("x")[:1] == [tokenizer.bos_token_id]:
+        return text[len(bos):]
+    return text
+
+
+@app.command()
+def generate(
+    prompt: str = typer.Option(..., "--prompt", "-p", help="The prompt text."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="MODEL_DIR written by `mathtrain import`."),
+    run_dir: Optional[Path] = typer.Option(None, "--run", "-r", help="RUN_DIR of a `mathtrain run` (base model + "
+                                           "its newest LoRA checkpoint; the prompt is wrapped in the run's "
+                                           "training prompt unless --raw)."),
+    max_new_tokens: int = typer.Option(64, "--max-new-tokens", "-n", min=1, help="Stop after N new tokens "
+                                       "(or at the EOS id)."),
+    chat: bool = typer.Option(False, "--chat", help="With --model: wrap the prompt as a chatml user turn "
+                              "(<|im_start|>user ... <|im_start|>assistant)."),
+    raw: bool = typer.Option(False, "--raw", help="With --run: use the prompt text as is."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+    json_out: Optional[str] = typer.Option(None, "--json", help="Write {input_ids, new_ids, text} to FILE "
+                                           "('-' for stdout)."),
+) -> None:
+    """Greedy generation from an imported model or a trained run; stops at the model's EOS id."""
+    from mathdata.errors import MathDataError
+
+    if (model is None) == (run_dir is None):
+        raise MathDataError("pass exactly one of --model MODEL_DIR or --run RUN_DIR",
+                            "e.g. mathtrain generate --model models/smollm2-135m --chat --prompt '2+3=?'")
+    if chat and run_dir is not None:
+        raise MathDataError("--chat is for --model", "a run wraps prompts in its own training prompt")
+    if raw and model is not None:
+        raise MathDataError("--raw is for --run", "with --model the prompt is used as is (or --chat)")
+    with _library_output_to_stderr():
+        gen = generate_one(prompt, model=model, run_dir=run_dir, max_new_tokens=max_new_tokens, chat=chat, raw=raw)
+    console = Console(quiet=quiet or json_out == "-", highlight=False)
+    console.print(gen["text"], markup=False)
+    _emit_json(json_out, gen)
+
+
+def generate_one(prompt: str, *, model: Path | None = None, run_dir: Path | None = None, max_new_tokens: int = 64,
+                 chat: bool = False, raw: bool = False) -> dict:
+    from . import infer
+    from .runtime import set_context, use_output_dir
+
+    if model is not None:
+        from .importer.check import load_model_dir
+        from .importer.model_dir import read_model_yaml
+
+        read_model_yaml(model)  # a clear error before MindSpore starts
+        use_output_dir(Path(model).resolve().parent / f".{Path(model).name}.mindformers-logs")
+        set_context("cpu", mode="graph", seed=0)
+        tokenizer = model_tokenizer(model)
+        text = without_leading_bos(tokenizer, CHATML.format(prompt=prompt) if chat else prompt)
+        n = len(tokenizer.encode(text))
+        network = load_model_dir(model, seq_length=n + max_new_tokens, mode="graph")
+    else:
+        info = infer.read_run(run_dir)
+        train_seq = int(info.data["config"]["train"]["seq_length"])
+        network, tokenizer, spec, _ = infer.load_for_inference(run_dir, seq_length=train_seq + max_new_tokens,
+                                                               mode="graph")
+        text = prompt if raw else spec.generation_prompt(prompt)
+    gen = infer.generate_batch(network, tokenizer, [text], max_new_tokens)[0]
+    if model is not None:
+        _cleanup_logs(Path(model))
+    return {"input_ids": [int(i) for i in gen.input_ids], "new_ids": [int(i) for i in gen.new_ids], "text": gen.text}

@@ -24,23 +24,35 @@ def build_for_inference(arch: dict, seq_length: int):
     return build_network(cfg, lora=False)
 
 
-def load_model_dir(model_dir: Path | str, seq_length: int):
-    """-> network (eval mode, CPU argmax patch applied) with MODEL_DIR/model.ckpt loaded; every parameter must load."""
+def load_model_dir(model_dir: Path | str, seq_length: int, mode: str = "pynative"):
+    """-> network (eval mode, CPU argmax patch applied) with MODEL_DIR/model.ckpt loaded; every parameter must load.
+
+    mode "graph": built the way infer.generate_batch wants it (one compiled graph for every batch x length);
+    the MindSpore context must already be in graph mode."""
     from mathdata.errors import MathDataError
 
-    from ..infer import patch_cpu_generation
+    from .. import infer
     from ..model import load_weights
     from .model_dir import read_model_yaml
 
     model_dir = Path(model_dir)
     arch = read_model_yaml(model_dir)
-    network = build_for_inference(arch, seq_length)
+    if mode == "graph":
+        from ..mindformers_yaml import CPU_MODEL_OVERRIDES
+
+        cfg = {**arch, **CPU_MODEL_OVERRIDES, "seq_length": int(seq_length), "batch_size": 1, "use_past": False,
+               "checkpoint_name_or_path": "", "do_sample": False, "repetition_penalty": 1.0}
+        network = infer._builder("graph")(cfg, lora=False)
+    else:
+        network = build_for_inference(arch, seq_length)
     missing = load_weights(network, model_dir / "model.ckpt")
     if missing:
         raise MathDataError(f"{model_dir / 'model.ckpt'}: lacks {len(missing)} weights ({missing[:3]}...)",
                             "re-import the model with `mathtrain import`")
     network.set_train(False)
-    patch_cpu_generation(network)
+    infer.patch_cpu_generation(network)
+    if mode == "graph":
+        infer.set_dynamic_forward(network)
     return network
 
 
