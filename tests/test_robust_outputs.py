@@ -248,3 +248,16 @@ def test_stdin_and_named_pipe_inputs_are_read_once_with_their_real_hash(tmp_path
     assert stats["records"] == len(data.splitlines())
     assert stats["inputs"][0]["sha256"] == hashlib.sha256(data).hexdigest()
 
+
+
+def test_mathtrain_run_out_given_a_file_is_one_line(tmp_path):
+    import subprocess
+    import sys
+    target = tmp_path / "afile"
+    target.write_text("mine", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-c", "from mathtrain.cli import main; main()", "run", "--config",
+                           str(SAMPLE.parents[1] / "tiny" / "train.toml"), "--data", str(tmp_path), "--out",
+                           str(target)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        f"mathtrain: error: --out {target}: exists and is not a folder (give a folder for the run (RUN_DIR))")
+    assert target.read_text(encoding="utf-8") == "mine"

@@ -131,6 +131,8 @@ def run(
     from .config import check_files, load_config, load_model_config
     from .records import read_manifest
 
+    if out.exists() and not out.is_dir():
+        raise MathDataError(f"--out {out}: exists and is not a folder", "give a folder for the run (RUN_DIR)")
     cfg = load_config(config)
     console = Console(quiet=quiet or json_out == "-", highlight=False, stderr=False)
     if quiet or json_out == "-":
