@@ -135,7 +135,14 @@ def mark_duplicates(df: pl.DataFrame, rules_dir=None) -> pl.DataFrame:
     cfg = load_dedup_config(rules_dir)
     canonical = pl.lit(True)
     if "problem" in df.columns and "solution" in df.columns:
-        canonical = is_canonical_expr(pl.col("problem")) & is_canonical_expr(pl.col("solution")).fill_null(True)
+        # only records with an exact copy have a choice to make: check just those (a vectorised pass)
+        copies = df["norm"].is_duplicated()
+        flags = pl.Series("_canonical", [True] * df.height, dtype=pl.Boolean)
+        if copies.any():
+            checked = df.filter(copies).select(
+                ok=(is_canonical_expr(pl.col("problem")) & is_canonical_expr(pl.col("solution"))).fill_null(True))
+            flags = flags.scatter(copies.arg_true(), checked["ok"])
+        canonical = pl.lit(flags)
     df = df.with_columns(_priority=pl.when(pl.col("status") == "verified").then(0).otherwise(2)
                          + pl.when(canonical).then(0).otherwise(1))
     return find_duplicates(df, cfg, priority="_priority").drop("_priority")

@@ -95,16 +95,16 @@ def canonical_frame(df: pl.DataFrame, rules: Rules) -> tuple[pl.DataFrame, dict]
     are found with vectorised checks; only the others are rewritten in Python."""
     df = df.with_row_index("_c")
     canons = {t.name: TemplateCanon.of(t) for t in rules.templates}
-    ok = pl.lit(False)
-    for name, c in canons.items():
-        ok = pl.when(pl.col("template") == name).then(
-            pl.col("problem").str.contains(c.problem_regex) & pl.col("solution").str.contains(c.solution_regex)
-            | pl.col("problem").str.contains(c.problem_regex) & ~pl.col("solution").str.contains(
-                _solution_family(c.template)) & is_canonical_expr(pl.col("solution"))
-        ).otherwise(ok)
-    free_ok = is_canonical_expr(pl.col("problem")) & is_canonical_expr(pl.col("solution"))
-    flagged = df.with_columns(_ok=pl.when(pl.col("template").is_null()).then(free_ok).otherwise(ok).fill_null(True))
-    todo = flagged.filter(~pl.col("_ok")).select("_c", "template", "norm", "problem", "solution")
+    cols = df.select("_c", "template", "norm", "problem", "solution")
+    todo = [cols.filter(pl.col("template").is_null()
+                        & ~(is_canonical_expr(pl.col("problem")) & is_canonical_expr(pl.col("solution"))))]
+    for name, part in cols.filter(pl.col("template").is_not_null()).group_by("template", maintain_order=True):
+        c = canons[name[0]]
+        problem_ok = pl.col("problem").str.contains(c.problem_regex)
+        solution_ok = pl.col("solution").str.contains(c.solution_regex) | (
+            ~pl.col("solution").str.contains(_solution_family(c.template)) & is_canonical_expr(pl.col("solution")))
+        todo.append(part.filter(~(problem_ok & solution_ok)))
+    todo = pl.concat(todo).sort("_c")
     problems, solutions = [], []
     for _, name, norm, problem, solution in todo.iter_rows():
         out = canons[name].render(norm, solution) if name is not None else None
