@@ -35,6 +35,8 @@ HOSTILE = [
     ('[1, 2]', "expected a JSON object, got a list"),
     ('"just text"', "expected a JSON object, got text"),
     ('{"problem": broken', "malformed JSON"),
+    ('{"problem": "计算 1 + 1", "solution": "2", "meta": ' + "[" * 5000 + "]" * 5000 + "}",
+     "JSON nested too deeply to read"),
 ]
 
 

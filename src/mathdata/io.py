@@ -10,7 +10,8 @@ recognised), alpaca records (`instruction` [+ `input`] / `output`), and MindForm
 One set of rules for every record, whichever way the file is parsed (a record breaking one is *bad*:
 an error naming file and line, or with `skip_bad` counted and skipped):
 - the problem must be a JSON string, not empty or blank; the solution a string (not blank) or a
-  number, kept as written (`3.0` stays "3.0"), or a list of numbers (HMWP's answers: `[23, 12]`);
+  number, kept as written (`3.0` stays "3.0"), or a list of numbers (HMWP's answers: `[23, 12]`;
+  an empty list is read as `[]`, which verification calls wrong: no_answer_in_solution);
   an `equation` is used only when it is a string;
 - a lone surrogate escape (`"\ud800"`) in a used field is bad (it cannot be written as UTF-8);
 - a record that repeats the problem, solution or equation key is bad (other repeated keys are ignored);
@@ -88,6 +89,28 @@ def _loads(text: str):
     return _DECODER.decode(text)
 
 
+class _Deep(str):
+    """A JSON Lines line nested too deeply for Python's decoder (read like the fast path reads it)."""
+
+
+def _deep_record(line: str, pf: str, sf: str):
+    """The used fields of a line nested deeper than Python's decoder goes: parsed by polars under the
+    same byte checks as the fast path (so both paths agree), else a bad record."""
+    body = line.encode("utf-8")
+    names = [pf, sf] + ([EQUATION_FIELD] if json.dumps(EQUATION_FIELD).encode() in body else [])
+    for name in names:
+        key = json.dumps(name, ensure_ascii=False).encode()
+        if body.count(key) != 1 or body.count(key + b': "') + body.count(key + b':"') != 1:
+            raise _Bad("nested too deeply to read")
+    if _SURROGATE_ESCAPE.search(body):
+        raise _Bad("nested too deeply to read")
+    try:
+        row = pl.read_ndjson(io.BytesIO(body), schema={n: pl.String for n in names}).row(0, named=True)
+    except Exception:
+        raise _Bad("JSON nested too deeply to read") from None
+    return row
+
+
 def read_input(path: Path) -> bytes:
     """The bytes of one input, read once; `-` is standard input."""
     if str(path) == "-":
@@ -161,8 +184,8 @@ def _extract(obj, pf: str, sf: str) -> tuple[str, str, str | None]:
         problem, solution = obj[pf], obj[sf]
         if not isinstance(problem, str) or isinstance(problem, _Number):
             raise _Bad(f"field {pf!r} must be text, got {_json_type(problem)}")
-        if isinstance(solution, list) and solution and all(isinstance(v, _Number) for v in solution):
-            solution = "[" + ", ".join(solution) + "]"  # HMWP: the answers of a system of equations
+        if isinstance(solution, list) and all(isinstance(v, _Number) for v in solution):
+            solution = "[" + ", ".join(solution) + "]"  # HMWP: the answers of a system ([] = none given)
         if not isinstance(solution, str):
             raise _Bad(f"field {sf!r} must be text or a number, got {_json_type(solution)}")
         extra = obj.get("input")
@@ -194,6 +217,8 @@ def _records(path: Path, text: str) -> Iterator[tuple[int, object]]:
             items = _loads(text)
         except json.JSONDecodeError as err:
             items, error = None, err
+        except RecursionError:
+            raise MathDataError(f"{path}: JSON nested too deeply to read", "write the records as JSON Lines") from None
         if isinstance(items, list):
             yield from enumerate(items, 1)
             return
@@ -220,6 +245,8 @@ def _records(path: Path, text: str) -> Iterator[tuple[int, object]]:
             yield i, _loads(line)
         except json.JSONDecodeError as err:
             yield i, _Bad(f"malformed JSON: {err.msg}")
+        except RecursionError:
+            yield i, _Deep(line)
 
 
 def _lines(text: str) -> Iterator[str]:
@@ -238,6 +265,8 @@ def _parses(line: str) -> bool:
     try:
         _loads(line)
         return True
+    except RecursionError:  # complete, only too deep for this decoder
+        return True
     except json.JSONDecodeError:
         return False
 
@@ -253,6 +282,8 @@ def _json_stream(path: Path, text: str) -> Iterator[tuple[int, object]]:
             return
         try:
             obj, end = _DECODER.raw_decode(text, pos)
+        except RecursionError:
+            raise MathDataError(f"{path}:{line}: JSON nested too deeply to read", "write the records as JSON Lines") from None
         except json.JSONDecodeError as err:
             if first:
                 raise _Bad(err.msg) from None
@@ -390,6 +421,8 @@ def read_records(paths: list[Path | str], problem_field: str | None = None, solu
             try:
                 if isinstance(obj, _Bad):
                     raise obj
+                if isinstance(obj, _Deep):
+                    obj = _deep_record(obj, pf, sf)
                 problem, solution, eq = _extract(obj, pf, sf)
             except _Bad as bad:
                 where = f"{path}:{n}: {bad}"
