@@ -186,3 +186,16 @@ def test_error_lines_quote_data_safely(tmp_path, capsys):
     f.write_text('{"pro\\u001b[31mblem\\nx": "a", "solution": "b"}\n', encoding="utf-8")
     line = cli(capsys, "audit", f, "-q").one_line_error("missing field 'problem'")
     assert "\x1b" not in line and "\\x1b[31m" in line
+
+
+def test_compressed_utf32_and_bom_only_files_get_the_right_hint(tmp_path):
+    import gzip
+    cases = [(gzip.compress(f"{GOOD}\n".encode()), "is a gzip-compressed file", "gunzip"),
+             (f"{GOOD}\n".encode("utf-32"), "is UTF-32 text", "iconv -f UTF-32"),
+             (b"\xef\xbb\xbf\n", "file is empty", "point at a file")]
+    for i, (data, message, hint) in enumerate(cases):
+        f = tmp_path / f"f{i}.jsonl"
+        f.write_bytes(data)
+        with pytest.raises(MathDataError) as err:
+            read_records([f])
+        assert message in err.value.message and hint in err.value.hint

@@ -125,9 +125,19 @@ def read_input(path: Path) -> bytes:
         raise MathDataError(f"{path}: cannot read ({err.strerror or err})", "check the path and its permissions") from None
 
 
+_COMPRESSED = {b"\x1f\x8b": ("gzip", "gunzip"), b"BZh": ("bzip2", "bunzip2"), b"\xfd7zXZ\x00": ("xz", "unxz"),
+               b"PK\x03\x04": ("zip", "unzip"), b"\x28\xb5\x2f\xfd": ("zstd", "unzstd")}
+
+
 def _decode(path: Path, data: bytes) -> str:
-    if not data.strip():
+    if not data.strip() or not data.removeprefix(b"\xef\xbb\xbf").strip():
         raise MathDataError(f"{path}: file is empty", "point at a file with one JSON record per line")
+    for magic, (kind, tool) in _COMPRESSED.items():
+        if data.startswith(magic):
+            raise MathDataError(f"{path}: is a {kind}-compressed file", f"decompress it first, e.g. `{tool} {path}`")
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        raise MathDataError(f"{path}: is UTF-32 text, not UTF-8",
+                            f"convert it, e.g. `iconv -f UTF-32 -t UTF-8 {path} > {Path(str(path)).stem}-utf8{Path(str(path)).suffix}`")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(data) > 1 and (data[0] == 0) != (data[1] == 0)):
         raise MathDataError(f"{path}: is UTF-16 text, not UTF-8",
                             f"convert it, e.g. `iconv -f UTF-16 -t UTF-8 {path} > {Path(str(path)).stem}-utf8{Path(str(path)).suffix}`")
