@@ -127,7 +127,12 @@ def test_corpus_answer_forms_against_their_equation(equation, answer, expected):
     ("100.0 * ( 1.0 + x ) ^ 2.0 = 121.0", "[0.1]", ("verified", "verified")),
     ("x * y = 24.0 ; x + y = 10.0", "[6, 4]", ("verified", "verified")),
     ("x * y = 24.0 ; x + y = 10.0", "[5, 5]", ("unverifiable", "system_unconfirmed")),
-    ("x + y = 35.0 ; 2.0 * x + 4.0 * y = 94.0", "[23]", ("wrong", "equation_mismatch")),
+    ("x + y = 35.0 ; 2.0 * x + 4.0 * y = 94.0", "[23]", ("verified", "verified")),  # asked for one of them
+    ("x + y = 35.0 ; 2.0 * x + 4.0 * y = 94.0", "[22]", ("wrong", "equation_mismatch")),
+    ("( 4900.0 - 1300.0 ) * ( 1.0 + x ) ^ 2.0 = 4900.0", "[0.16699999999999998]", ("verified", "verified")),  # float noise
+    ("100.0 * ( 1.0 - x ) ^ 2.0 = 64.0", "[20]", ("verified", "verified")),   # a rate of 0.2 written as 20 (%)
+    ("3.0 x + 2.0 = 11.0", "[3]", ("verified", "verified")),                 # implicit multiplication
+    ("x + y = 1 ; x - y = 1", "[]", ("wrong", "no_answer_in_solution")),      # HMWP's empty answer lists
     ("x + y = 35 ; x - y = = 1", "[1, 2]", ("unverifiable", "equation_unparsed")),
     ("x + y = 35.0 ; x - y = 1.0", "鸡23只", ("unverifiable", "answer_unparsed")),
     ("x + y = 2 ; 2 * x + 2 * y = 4", "[1, 1]", ("verified", "verified")),   # singular: the values satisfy it

@@ -30,15 +30,17 @@ _EQ_PREFIX = re.compile(r"^\s*[xX]\s*=")
 _EQ_CHARS = str.maketrans({"×": "*", "÷": "/", "（": "(", "）": ")", "[": "(", "]": ")", "{": "(", "}": ")",
                            "^": "**", "：": "/", "﹣": "-", "−": "-"})
 _NAME = re.compile(r"[A-Za-z_]\w*")
+_IMPLICIT_TIMES = re.compile(r"(\d)\s*([A-Za-z_(])")   # HMWP's `3.0 x`, `2x`: a number times an unknown
 _ERRORS = (MathDataError, ArithmeticError, TypeError, ValueError, RecursionError, MemoryError, KeyError)
 REL_TOL = Fraction(1, 10**9)   # a system checked at printed values: |lhs - rhs| within 1e-9 of the terms
 
 
 def expression_source(text: str) -> str:
-    """Corpus notation -> the evaluator's: ^ and × ÷, mixed numbers, percentages."""
-    expr = text.translate(_EQ_CHARS)
+    """Corpus notation -> the evaluator's: ^ and × ÷, a ratio `a:b` as a division, mixed numbers,
+    percentages (also of a bracket: `(2/5)%`)."""
+    expr = text.translate(_EQ_CHARS).replace(":", "/")
     expr = _MIXED.sub(r"(\1+\2/\3)", expr)
-    return _PERCENT.sub(r"(\1/100)", expr)
+    return _PERCENT.sub(r"(\1/100)", expr).replace(")%", ")/100")
 
 
 def is_system(equation: str) -> bool:
@@ -92,7 +94,7 @@ def parse_system(equation: str) -> System | None:
         for p in parts:
             if p.count("=") != 1:
                 return None
-            lhs, rhs = p.split("=")
+            lhs, rhs = (_IMPLICIT_TIMES.sub(r"\1*\2", side) for side in p.split("="))
             sides.append((compile_formula(expression_source(lhs).strip(), set(names), "equation"),
                           compile_formula(expression_source(rhs).strip(), set(names), "equation")))
     except _ERRORS:
@@ -159,7 +161,9 @@ def root_near(system: System, value: Fraction, half_unit: Fraction) -> bool:
 
 
 def orders(names: tuple[str, ...], count: int):
-    """Assignments of `count` printed values to the unknowns: first-appearance order first."""
-    if count != len(names) or count > 4:
+    """Assignments of `count` printed values to unknowns: first-appearance order first, then the other
+    orders; fewer values than unknowns (the question asks for some of them) go to any of them."""
+    if count > len(names) or len(names) > 4:
         return [names] if count == len(names) else []
-    return [names] + [p for p in itertools.permutations(names) if p != names]
+    first = names[:count]
+    return [first] + [p for p in itertools.permutations(names, count) if p != first]

@@ -165,6 +165,33 @@ def _shown_matches(value, shown: str) -> bool:
     return ok
 
 
+def denoised(shown: str) -> str | None:
+    """A value printed from a float with binary noise (`0.16699999999999998`, 17 significant digits)
+    as the value meant (`0.167`: 12 significant digits, zeros stripped); None when it has no noise."""
+    value = parse_value(shown)
+    if not isinstance(value, Decimal) or _significant(shown) < 16:
+        return None
+    text = format(CONTEXT.plus(value).quantize(Decimal(1).scaleb(value.adjusted() - 11)).normalize(), "f")
+    return text if text != shown else None
+
+
+def _system_matches(value, shown: str) -> bool:
+    """A printed answer of a system: at its precision, its float noise removed, or as a percentage
+    without its sign (HMWP writes a rate of 0.2 as 20)."""
+    for text in filter(None, (shown, denoised(shown))):
+        if _shown_matches(value, text) or _shown_matches(Fraction(value) * 100, text):
+            return True
+    return False
+
+
+def _root_near(system, shown: str) -> bool:
+    for text in filter(None, (shown, denoised(shown))):
+        v = parse_number(text)
+        if v is not None and (root_near(system, v, _half_unit(text)) or root_near(system, v / 100, _half_unit(text) / 100)):
+            return True
+    return False
+
+
 def _half_unit(shown: str) -> Fraction:
     exp = Decimal(shown.replace(",", "")).as_tuple().exponent if parse_value(shown) is not None else 0
     return Fraction(1, 2) * Fraction(10) ** exp if isinstance(exp, int) else Fraction(0)
@@ -184,15 +211,15 @@ def verify_system(equation: str, solution: str) -> tuple[str, str]:
     k = len(system.names)
     exact = solve_linear(system)
     if exact is not None:
-        if len(texts) != k:
+        if len(texts) > k:
             return "wrong", "equation_mismatch"
-        for order in orders(system.names, k):
-            sol = dict(zip(system.names, exact))
-            if all(_shown_matches(sol[n], t) for n, t in zip(order, texts)):
+        sol = dict(zip(system.names, exact))
+        for order in orders(system.names, len(texts)):
+            if all(_system_matches(sol[n], t) for n, t in zip(order, texts)):
                 return "verified", "verified"
         return "wrong", "equation_mismatch"
     if k == 1:
-        ok = all(root_near(system, v, _half_unit(t)) for v, t in zip(values, texts))
+        ok = all(_root_near(system, t) for t in texts)
         return ("verified", "verified") if ok else ("wrong", "equation_mismatch")
     if len(texts) != k:
         return "unverifiable", "answer_count"
@@ -206,6 +233,8 @@ def verify_equation(equation: str, solution: str) -> tuple[str, str]:
     equations (HMWP). Every answer form of those corpora is read exactly (answers.py)."""
     if _too_long(equation) or _too_long(solution):
         return "unverifiable", "number_too_long"
+    if re.fullmatch(r"\[\s*\]", solution.strip()):
+        return "wrong", "no_answer_in_solution"   # HMWP's empty answer lists
     if is_system(equation):
         return verify_system(equation, solution)
     shown = solution.strip()
