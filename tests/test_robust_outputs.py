@@ -261,3 +261,26 @@ def test_mathtrain_run_out_given_a_file_is_one_line(tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip() == (
         f"mathtrain: error: --out {target}: exists and is not a folder (give a folder for the run (RUN_DIR))")
     assert target.read_text(encoding="utf-8") == "mine"
+
+
+def test_pipes_devices_and_symlinked_outputs(tmp_path, capsys):
+    """`-o /dev/stdout` (redirected to a file), `--json /dev/null` and a named pipe are written in
+    place -- never renamed onto, which would replace /dev/stdout's link; a symlinked output keeps its
+    link and its target gets the new content."""
+    import subprocess
+    import sys
+    redirected = tmp_path / "redirected.jsonl"
+    with open(redirected, "wb") as fh:
+        proc = subprocess.run([sys.executable, "-c", "from mathdata.cli import main; main()", "synth", "-c", "add",
+                               "-n", "3", "-o", "/dev/stdout", "-q"], stdout=fh, stderr=subprocess.PIPE, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert len(redirected.read_text(encoding="utf-8").splitlines()) == 3
+    assert os.path.islink("/dev/stdout")
+    assert cli(capsys, "audit", SAMPLE, "-q", "--json", "/dev/null").code == 0
+    target = tmp_path / "real.jsonl"
+    target.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    assert cli(capsys, "synth", "-c", "add", "-n", "2", "-o", link, "-q").code == 0
+    assert link.is_symlink() and len(target.read_text(encoding="utf-8").splitlines()) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.jsonl", "real.jsonl", "redirected.jsonl"]

@@ -458,9 +458,15 @@ def read_records(paths: list[Path | str], problem_field: str | None = None, solu
 @contextlib.contextmanager
 def atomic_path(path: Path | str):
     """Yield a temporary path beside `path`; rename it into place only if the block succeeds, so an
-    interrupted run never leaves a half-written file under the final name."""
-    from .outputs import remove_stale_parts
+    interrupted run never leaves a half-written file under the final name. A pipe or a device
+    (`/dev/stdout`, `/dev/null`, `>(jq .)`) is written directly: it cannot be renamed onto."""
+    from .outputs import is_stream, remove_stale_parts
     path = Path(path)
+    if is_stream(path):
+        yield path
+        return
+    if path.is_symlink():  # keep the link: replace the file it points at
+        path = Path(os.path.realpath(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_parts(path)

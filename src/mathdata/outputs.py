@@ -105,6 +105,8 @@ def check_file_output(target: Path | str | None, inputs: Iterable[Path | str | N
     raw = Path(target)
     if str(target) in ("", ".", "..") or str(target).endswith(os.sep):
         raise MathDataError(f"{option} {target!s}: is a folder", "give a file name, e.g. out.jsonl")
+    if is_stream(raw):
+        return raw  # a pipe or a device (/dev/null, /dev/stdout, >(jq .)): written directly
     path = resolve(raw, option)
     if path.is_dir():
         raise MathDataError(f"{option} {target}: is a folder", "give a file name, e.g. out.jsonl")
@@ -118,6 +120,20 @@ def check_file_output(target: Path | str | None, inputs: Iterable[Path | str | N
         raise MathDataError(f"{option} {target}: file is not writable", "choose a writable location")
     _writable_parent(path, option)
     return path
+
+
+def is_stream(path: Path | str) -> bool:
+    """An existing pipe, device or /dev, /proc entry (`/dev/stdout`, `/dev/null`, `>(jq .)`): written
+    in place, never renamed onto -- renaming would replace the /dev/stdout link or the shell's file."""
+    import stat
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return True
+    places = (os.path.abspath(path), os.path.realpath(path))
+    return any(p.startswith(("/dev/", "/proc/")) for p in places)
 
 
 # --- stale temporaries -----------------------------------------------------------------------------
