@@ -27,3 +27,12 @@ def llama3_tokenizer_file(tmp_path_factory):
 
     build = runpy.run_path(str(FIXTURES / "tiny" / "build_llama3_tokenizer.py"))["build"]
     return build(tmp_path_factory.mktemp("llama3-tokenizer") / "tokenizer.model")
+
+
+@pytest.fixture(scope="session")
+def llama3_tokenizer_json(llama3_tokenizer_file, tmp_path_factory):
+    """The same tokenizer as a Hugging Face tokenizer.json + tokenizer_config.json (Meta's HF layout: no pad)."""
+    import runpy
+
+    build = runpy.run_path(str(FIXTURES / "tiny" / "build_llama3_tokenizer.py"))["build_tokenizer_json"]
+    return build(llama3_tokenizer_file, tmp_path_factory.mktemp("llama3-hf"))

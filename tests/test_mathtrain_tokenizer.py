@@ -7,7 +7,7 @@ import pytest
 
 from mathdata.errors import MathDataError
 
-from train_helpers import arithmetic_records, write_build_dir
+from train_helpers import FIXTURES, arithmetic_records, write_build_dir
 
 pytestmark = pytest.mark.train
 SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>", "<|eot_id|>"]
@@ -93,3 +93,31 @@ def test_hf_records_end_answers_with_the_files_eos(hf_dir, tmp_path):
     assert (ids[:, 0] == bos).all() and ids.max() < len(vocab)
     last = [row[np.flatnonzero(row != IGNORE)[-1]] for row in labels]
     assert last == [eos] * 8
+
+
+def test_llama3_shaped_tokenizer_json_through_hf(tmp_path, llama3_tokenizer_file, llama3_tokenizer_json):
+    """Meta's HF layout (tokenizer.json, specials as added tokens at 128000.., tokenizer_config.json without a
+    pad token): MindFormers' defaults put <s>/</s>/<unk> at 128256.. (past vocab_size); ours uses the file's
+    own, needs [tokenizer].pad for Llama3's pad 128002, and then writes the same records as Llama3Tokenizer."""
+    import yaml
+    from mindformers import LlamaTokenizerFast
+
+    from mathtrain.records import build_records, load_records
+    from mathtrain.tokenizer import SpecialIds, load_tokenizer, special_ids
+
+    path = str(llama3_tokenizer_json)
+    old = LlamaTokenizerFast(tokenizer_file=path)
+    assert (old.bos_token_id, old.eos_token_id, len(old)) == (128256, 128257, 128259)  # the bug this replaces
+    model = yaml.safe_load((FIXTURES / "tiny" / "llama3-model.yaml").read_text())
+    build = write_build_dir(tmp_path / "b", n=16)
+    hf = load_tokenizer("hf", path)
+    assert special_ids(hf) == SpecialIds(128000, 128001, 128001) and len(hf) == 128256
+    with pytest.raises(MathDataError) as err:
+        build_records(build, hf, path, "hf", 64, tmp_path / "hf", model_config=model)
+    assert "!= pad_token_id 128002" in err.value.message and "[tokenizer].pad" in err.value.hint
+    hf = load_tokenizer("hf", path, pad="<|reserved_special_token_0|>")
+    a = load_records(build_records(build, hf, path, "hf", 64, tmp_path / "hf", model_config=model).path)
+    l3 = load_tokenizer("Llama3Tokenizer", str(llama3_tokenizer_file))
+    b = load_records(build_records(build, l3, str(llama3_tokenizer_file), "Llama3Tokenizer", 64, tmp_path / "l3",
+                                   model_config=model).path)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and (a[0][:, 0] == 128000).all()

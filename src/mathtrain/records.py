@@ -151,8 +151,9 @@ def check_specials(specials, model_config: dict, tokenizer_path: str, model_sour
             unset = "" if key in model_config else " (unset: LlamaConfig's default)"
             raise MathDataError(f"{name} id {got} of [tokenizer].path {tokenizer_path} != {key} {want}{unset} "
                                 f"of [model].config {model_source}",
-                                f"set {key}: {got} in [model].config, or point [tokenizer].path/type at the "
-                                "model's own tokenizer")
+                                f"set [tokenizer].{name.lower()} to the token whose id is {want}, or {key}: "
+                                f"{got} in [model].config, or point [tokenizer].path/type at the model's own "
+                                "tokenizer")
     check_vocab(max(specials.bos, specials.eos, specials.pad), model_config["vocab_size"], tokenizer_path,
                 model_source)
 
