@@ -162,3 +162,13 @@ def test_markup_and_escapes_in_data_are_shown_literally(tmp_path, capsys):
     assert stats["records"] == 3                             # the files are written too
     html = (tmp_path / "s.html").read_text(encoding="utf-8")
     assert "<link=" not in html and "[link=http://evil.example]" in html
+
+
+def test_top_up_never_spins_when_every_made_problem_is_contaminated(rules):
+    from mathdata.errors import MathDataError
+    from mathdata.quota import PlanRow, top_up
+    start = time.monotonic()
+    with pytest.raises(MathDataError, match=r"quota add: every generated problem is flagged by the eval sets"):
+        top_up([PlanRow("add", ("add",), 10, 0, 0, 10, True)], rules, 0, set(), lambda norms: [True] * len(norms))
+    assert time.monotonic() - start < 10
+    assert top_up([PlanRow("add", ("add",), 10, 0, 0, 10, True)], rules, 0, set()).height == 10

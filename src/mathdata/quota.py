@@ -199,9 +199,10 @@ def top_up(plan: list[PlanRow], rules: Rules, seed: int, exclude: set[str],
             continue
         templates = [t for t in rules.templates if t.category in row.categories]
         gens = {t.name: TemplateGenerator(t, seed, settings) for t in templates}
-        made = 0
+        made, idle = 0, 0
         active = list(templates)
         while made < need and active:
+            before = made
             share = [(need - made) // len(active) + (1 if i < (need - made) % len(active) else 0)
                      for i in range(len(active))]
             exhausted = []
@@ -223,6 +224,11 @@ def top_up(plan: list[PlanRow], rules: Rules, seed: int, exclude: set[str],
                 if len(pairs) < n:
                     exhausted.append(t)
             active = [t for t in active if t not in exhausted]
+            idle = idle + 1 if made == before else 0
+            if idle >= 3:  # every new problem flagged as contaminated, round after round: stop, never spin
+                raise MathDataError(f"quota {row.quota}: every generated problem is flagged by the eval sets "
+                                    f"({row.taken} real + {made} generated of {row.wanted})",
+                                    "lower the quota, or check the --exclude sets and --ngram/--overlap")
         row.generated = made
         if made < need:
             raise MathDataError(f"quota {row.quota}: the generator ran out of distinct problems "
