@@ -80,7 +80,9 @@ CHECKS = {  # an independent checker: what a canonical text never holds
     "double space or tab": re.compile(r"  |\t"),
     "surrounding whitespace": re.compile(r"^\s|\s$"),
     "ASCII punctuation after Chinese": re.compile(f"[{HAN}，。：；？！][,?!;:]"),
-    "space between Chinese characters": re.compile(f"[{HAN}，。、：；？！] +[{HAN}，。、：；？！]"),
+    # (between a Chinese character or 、。 and another, or full-width punctuation; two punctuation marks
+    # alone, as in a blank `人数： ，`, keep their space)
+    "space between Chinese characters": re.compile(f"[{HAN}、。] +[{HAN}、。，：；？！]|[{HAN}、。，：；？！] +[{HAN}、。]"),
     "thousands separator or leading zero in a template number": None,
 }
 TEMPLATE_NUMBER_FAULT = re.compile(r"(?<![\d.])0\d|\d,\d{3}")
@@ -158,6 +160,7 @@ def test_canonical_text_rules_and_invariants():
              for k in ("problem", "solution") if k in json.loads(x)]
     texts += [r["original_text"] for r in json.loads(HMWP.read_text(encoding="utf-8"))]
     texts += ["计算  -９４６２.９２ - ２８３３.６３ 等于多少?", "比是4:3, 求甲数.", "第一步 \n\n\n 第二步  答案:5",
+              "求 这 2 位数 和 3 位数 的 值 .", "人数： ，捐款",
               "（ 1 ） 班", "x : y = 3 : 4 ， 甲", "１２．５＋３＝？", "甲 乙 丙 丁 戊 己"]
     for t in texts:
         c = canonical_text(t)

@@ -119,14 +119,14 @@ _HAN_RE = re.compile(f"[{HAN}]")
 _ASCII_AFTER_CJK = re.compile(rf"(?<={_HC})([ \t]*)([,?!;:])")
 _ASCII_BEFORE_HAN = re.compile(rf"([,;])(?=[ \t]*[{HAN}])")
 _TO_FULL = {",": "，", "?": "？", "!": "！", ";": "；", ":": "："}
-_FINAL_DOT = re.compile(rf"(?<=[{HAN}])\.$")
+_FINAL_DOT = re.compile(rf"(?<=[{HAN}])[ \t]*\.$")
 _HGAP = re.compile(rf"(?<={_CHC})[ \t]+(?={_CHCP})|(?<={_CHCP})[ \t]+(?={_CHC})")
 _HSPACE = re.compile(r"[^\S\n]+")
 _BLANKS = re.compile(r"\n{3,}")
 # Anything canonical_text would change (one pass over a text; most texts of a clean corpus pass).
 NON_CANONICAL_RE = re.compile(
     rf"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a{_FW_MATH}\u2212\u3000\r\t\f\v]"
-    rf"|\d．\d|  |^\s|\s$| \n|\n |\n\n\n|{_HC}[ \t]*[,?!;:]|[,;][ \t]*[{HAN}]|[{HAN}]\.$"
+    rf"|\d．\d|  |^\s|\s$| \n|\n |\n\n\n|{_HC}[ \t]*[,?!;:]|[,;][ \t]*[{HAN}]|[{HAN}][ \t]*\.$"
     rf"|{_CHC}[ \t]{_CHCP}|{_CHCP}[ \t]{_CHC}")
 
 
