@@ -245,3 +245,19 @@ def test_yaml_optimizer_through_mindformers_build_optim(prod_dry_run, tmp_path, 
         np.testing.assert_allclose(got, corrected, rtol=0, atol=1e-6)
         ratio = np.abs(p0 - corrected - lr * wd * p0) / np.abs(p0 - seed - lr * wd * p0)
         np.testing.assert_allclose(ratio, np.sqrt(1 - b2) / (1 - b1), rtol=1e-3)  # ~2.236
+
+
+def test_msrun_workers_get_this_interpreter(tmp_path):
+    """msrun runs `python` from PATH for every worker: launch_env puts this venv's bin first, so `python`
+    and `msrun` resolve to the interpreter that has mathtrain and MindFormers, activated or not."""
+    import os
+    import shutil
+
+    from mathtrain.launch import launch_env
+
+    env = launch_env({"PATH": os.pathsep.join(["/usr/bin", "/bin"])})
+    bindir = Path(sys.executable).parent
+    assert env["PATH"].split(os.pathsep)[0] == str(bindir)
+    python = shutil.which("python", path=env["PATH"])
+    assert python and Path(python).parent == bindir
+    assert Path(shutil.which("msrun", path=env["PATH"])).parent == bindir  # msrun ships with mindspore

@@ -88,10 +88,26 @@ def write_run_info(cfg: TrainConfig, prep, run_dir: Path, data_dir: Path) -> Non
     })
 
 
+def launch_env(environ: dict | None = None) -> dict:
+    """The environment msrun runs in: this interpreter's bin folder first on PATH. msrun starts each worker
+    with the literal `python` found on PATH (mindspore/parallel/cluster/process_entity/_utils.py), so from a
+    venv that is not activated the workers would run a system Python without mathtrain or MindFormers."""
+    import os
+
+    env = dict(os.environ if environ is None else environ)
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([bindir, *[p for p in env.get("PATH", "").split(os.pathsep) if p and p != bindir]])
+    return env
+
+
 def launch(command: list[str]) -> int:
-    """Run msrun in the foreground; its workers log under RUN_DIR/msrun_log."""
+    """Run msrun in the foreground (with `launch_env`); its workers log under RUN_DIR/msrun_log."""
+    import shutil
+
+    env = launch_env()
+    exe = shutil.which(command[0], path=env["PATH"]) or command[0]
     try:
-        return subprocess.call(command)
+        return subprocess.call([exe, *command[1:]], env=env)
     except FileNotFoundError:
         raise MathDataError("`msrun` not found on PATH", "install mindspore on the Ascend host "
                             "(msrun ships with it) and activate its environment") from None
