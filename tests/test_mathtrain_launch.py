@@ -147,11 +147,7 @@ def test_ascend_runner_metrics_callback(tmp_path):
     import mindspore as ms
     from mindformers.core.lr import CosineWithWarmUpLR
 
-    sys.path.insert(0, str(ROOT / "src" / "mathtrain"))
-    try:
-        import ascend_runner
-    finally:
-        sys.path.pop(0)
+    from mathtrain import ascend_runner  # (msrun runs the same file as a script)
     lr = CosineWithWarmUpLR(learning_rate=3e-5, lr_end=1e-6, warmup_ratio=0.5, total_steps=4)
     cb = ascend_runner.metrics_callback(str(tmp_path), 64 * 256, lr)
     for step in (1, 2):
