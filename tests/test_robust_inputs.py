@@ -28,6 +28,7 @@ HOSTILE = [
     ('{"problem": "计算 1 + 1", "solution": "\\udfff"}', "field 'solution' holds a lone surrogate (\\udfff)"),
     ('{"problem": "计算 1 + 1", "solution": "2", "problem": "计算 2 + 2"}', "key 'problem' appears twice"),
     ('{"problem": "计算 1 + 1", "solution": "2", "solution": "3"}', "key 'solution' appears twice"),
+    ('{"pr\\u006fblem": "计算 1 + 1", "problem": "计算 2 + 2", "solution": "2"}', "key 'problem' appears twice"),
     ('{"problem": "计算 1 + 1", "solution": ""}', "empty 'solution'"),
     ('{"problem": "计算 1 + 1", "solution": " \\t\\n "}', "empty 'solution'"),
     ('{"problem": "   ", "solution": "2"}', "empty 'problem'"),
