@@ -189,3 +189,16 @@ def test_vectorised_canonical_check_agrees_with_canonical_text():
     # the check may only over-report (a text it flags can already be canonical), never miss one
     assert [t for t, ok in zip(texts, flags) if ok and canonical_text(t) != t] == []
     assert sum(flags) >= len(texts) // 3
+
+
+def test_template_records_are_rendered_in_their_wording_with_canonical_numbers(rules):
+    from mathdata.canonical import TemplateCanon, slot_text
+    assert [slot_text("decimal", x) for x in ("1044.40", "4", "007.5", "-0.50")] == ["1044.4", "4.0", "7.5", "-0.5"]
+    assert slot_text("int", "007") == "7" and slot_text("list", "[41,  063, 52]") == "[41, 63, 52]"
+    add = TemplateCanon.of(rules.template("add"))
+    assert add.render(normalize_text("计算 １０４４.４０ + 5 等于多少?"), "1044.40 + 5 = 1049.40") == \
+        ("计算 1044.4 + 5.0 等于多少？", "1044.4 + 5.0 = 1049.40")
+    # a solution restating other numbers (a wrong label kept with --keep-wrong) is not rewritten to hide it
+    assert add.render(normalize_text("计算 1 + 2 等于多少？"), "1 + 3 = 4")[1] == "1 + 3 = 4"
+    steps = "第一步：1.0 + 2.0\n\n答案：3.0"
+    assert add.render(normalize_text("计算 1 + 2 等于多少？"), steps)[1] == steps   # another wording: free-text rules
