@@ -154,6 +154,10 @@ def test_headerless_tsv_by_position(tmp_path, capsys):
     csv.write_text("problem,solution\n计算 1 + 2 等于多少？,3\n计算 2 + 2 等于多少？,  \n", encoding="utf-8")
     with pytest.raises(MathDataError, match=r"blank.csv:3: empty or missing"):
         read_records([csv])
+    twice = tmp_path / "twice.csv"
+    twice.write_text("problem,solution,problem\n计算 1 + 2 等于多少？,3,计算 9 + 9 等于多少？\n", encoding="utf-8")
+    with pytest.raises(MathDataError, match=r"twice.csv: column 'problem' appears twice in the header row"):
+        read_records([twice])
 
 
 def test_parquet_columns_must_hold_text(tmp_path):

@@ -339,6 +339,8 @@ def _read_table(path: Path, data: bytes, problem_field, solution_field, no_heade
                                 + (" (1-based positions with --no-header)" if no_header else
                                    ", or pass --no-header if the file has no header row"))
     for f, numbers_ok in ((pf, False), (sf, True)):
+        if f"{f}_duplicated_0" in df.columns:  # polars' name for a repeated header
+            raise MathDataError(f"{path}: column {f!r} appears twice in the header row", "rename one of them")
         dtype = df.schema[f]
         if not (dtype == pl.String or (numbers_ok and dtype.is_numeric())):
             raise MathDataError(f"{path}: column {f!r} is {dtype}, not text", "the problem and solution columns must hold text")
