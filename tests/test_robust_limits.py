@@ -172,3 +172,10 @@ def test_top_up_never_spins_when_every_made_problem_is_contaminated(rules):
         top_up([PlanRow("add", ("add",), 10, 0, 0, 10, True)], rules, 0, set(), lambda norms: [True] * len(norms))
     assert time.monotonic() - start < 10
     assert top_up([PlanRow("add", ("add",), 10, 0, 0, 10, True)], rules, 0, set()).height == 10
+
+
+def test_float_answers_beyond_a_double_are_printed_exactly_not_inf():
+    from mathdata.synth.answer import format_answer
+    assert format_answer(Decimal("1E+400"), "float") == "1E+400"
+    assert format_answer(Decimal("-3E+999"), "float") == "-3E+999"
+    assert format_answer(Decimal("52"), "float") == "52.0"

@@ -67,7 +67,9 @@ def format_answer(value, answer_format: str, round_to: int | None = None) -> str
     if answer_format == "decimal28":
         return str(CTX28.plus(value))
     if answer_format == "float":
-        return repr(float(value))
+        as_float = float(value)
+        # beyond a double's range the float text would be "inf": print the exact value instead
+        return repr(as_float) if as_float not in (float("inf"), float("-inf")) else str(value)
     raise MathDataError(f"unknown answer_format {answer_format!r}", f"valid: {', '.join(FORMATS)}")
 
 
