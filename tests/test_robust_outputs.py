@@ -12,6 +12,7 @@ import pytest
 from mathdata.io import atomic_path, sha256_file
 from mathdata.outputs import BuildFolder
 
+from conftest import ROOT
 from robust_helpers import SAMPLE, TINY, cli, dead_pid, mathdata_proc, snapshot
 
 BUILD = ["--quota", TINY, "--workers", "1", "-q"]
@@ -82,6 +83,9 @@ def test_never_writes_over_an_input(tmp_path, capsys):
     quota.write_bytes(TINY.read_bytes())
     link = tmp_path / "alias.jsonl"
     link.symlink_to(train)
+    rules = tmp_path / "rules"
+    import shutil
+    shutil.copytree(ROOT / "rules", rules)
     before = snapshot(tmp_path)
     cases = [
         (["audit", train, "--json", train, "-q"], "is one of the inputs"),
@@ -93,6 +97,11 @@ def test_never_writes_over_an_input(tmp_path, capsys):
         (["build", train, "--quota", quota, "-o", data, "-q"], "holds an input"),
         (["build", train, "--quota", quota, "-o", train, "-q"], "-o"),
         (["build", train, "--quota", quota, "-o", tmp_path / "o", "--exclude", tmp_path / "o" / "x.jsonl", "-q"], "no such file"),
+        # the rule files are inputs too (a copy of the project's rules in --rules)
+        (["synth", "-c", "add", "-n", "2", "--rules", rules, "-o", rules / "templates.toml"], "is one of the inputs"),
+        (["audit", train, "--rules", rules, "--json", rules / "limits.toml", "-q"], "is one of the inputs"),
+        (["build", train, "--quota", quota, "--rules", rules, "-o", tmp_path / "o", "--json", rules / "dedup.toml", "-q"],
+         "is one of the inputs"),
     ]
     for args, words in cases:
         cli(capsys, *args).one_line_error(words)

@@ -90,9 +90,9 @@ def synth(
 ) -> None:
     """Generate verified problems in the real data's wording, answers computed exactly."""
     from .io import write_jsonl
-    from .outputs import check_file_output
+    from .outputs import check_file_output, rules_files
     from .rules import load_rules
-    check_file_output(out, [], "-o")
+    check_file_output(out, rules_files(rules), "-o")
     from .synth import SynthSettings, synthesize, templates_for
     from .synth.values import range_overrides
     loaded = load_rules(rules)
@@ -141,8 +141,8 @@ def build(
     near), decontaminate, sample per quota, top up from the generator, restyle, shuffle, write."""
     from .build import BuildOptions
     from .build import build as run_build
-    from .outputs import check_file_output, resolve
-    check_file_output(json_out, [*inputs, quota, *exclude], "--json")
+    from .outputs import check_file_output, resolve, rules_files
+    check_file_output(json_out, [*inputs, quota, *exclude, *rules_files(rules)], "--json")
     if json_out and json_out != "-" and resolve(out_dir, "-o") in resolve(json_out, "--json").parents:
         raise MathDataError(f"--json {json_out}: is inside the build folder -o {out_dir}",
                             "write the stats beside the folder; the build folder holds only what the build writes")

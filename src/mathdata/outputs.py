@@ -69,6 +69,16 @@ def input_paths(paths: Iterable[Path | str | None]) -> list[Path]:
     return out
 
 
+def rules_files(rules_dir: Path | str | None) -> list[Path]:
+    """The rule files a command reads (the --rules folder's, else the project's): inputs too."""
+    from .rules import DEFAULT_RULES_DIR
+    folder = Path(rules_dir) if rules_dir else DEFAULT_RULES_DIR
+    try:
+        return sorted(folder.glob("*.toml"))
+    except OSError:
+        return []
+
+
 def _writable_parent(path: Path, option: str) -> None:
     """The nearest existing ancestor must be a folder we may write into."""
     parent = path.parent
