@@ -136,7 +136,7 @@ def test_llama3_shaped_tokenizer_layout(llama3):
     """The built file has Meta's layout: 128,000 ranks, specials from 128000, Llama3's number chunks."""
     from mathtrain.tokenizer import SpecialIds, special_ids
 
-    assert special_ids(llama3) == SpecialIds(128000, 128001, 128002) and llama3.vocab_size == 128256
+    assert special_ids(llama3) == SpecialIds(128000, 128001, 128002) and llama3.vocab_size == len(llama3) == 128256
     assert llama3.special_tokens["<|eot_id|>"] == 128009 and len(llama3.special_tokens) == 256
     text = "计算 4204.22 + -2369.17 等于多少？"
     ids = llama3.encode(text, add_special_tokens=False)

@@ -123,6 +123,9 @@ class Llama3Tokenizer:
     def vocab_size(self) -> int:
         return self.encoding.n_vocab
 
+    def __len__(self) -> int:  # as Hugging Face tokenizers: the number of ids, specials included
+        return self.encoding.n_vocab
+
     @property
     def bos_token_id(self) -> int:
         return self.special_tokens[self.bos_token]
