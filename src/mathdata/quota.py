@@ -199,10 +199,11 @@ def top_up(plan: list[PlanRow], rules: Rules, seed: int, exclude: set[str],
             continue
         templates = [t for t in rules.templates if t.category in row.categories]
         gens = {t.name: TemplateGenerator(t, seed, settings) for t in templates}
-        made, idle = 0, 0
+        made, flagged_in_a_row = 0, 0
+        max_flagged = load_limits(rules.directory).max_misses
         active = list(templates)
         while made < need and active:
-            before = made
+            before, drawn = made, 0
             share = [(need - made) // len(active) + (1 if i < (need - made) % len(active) else 0)
                      for i in range(len(active))]
             exhausted = []
@@ -210,6 +211,7 @@ def top_up(plan: list[PlanRow], rules: Rules, seed: int, exclude: set[str],
                 if n == 0:
                     continue
                 pairs = gens[t.name].generate(n, exclude=exclude, strict=False)
+                drawn += len(pairs)
                 norms = [normalize_text(p) for p, _ in pairs]
                 flags = is_contaminated(norms) if is_contaminated and pairs else [False] * len(pairs)
                 good = 0
@@ -224,8 +226,8 @@ def top_up(plan: list[PlanRow], rules: Rules, seed: int, exclude: set[str],
                 if len(pairs) < n:
                     exhausted.append(t)
             active = [t for t in active if t not in exhausted]
-            idle = idle + 1 if made == before else 0
-            if idle >= 3:  # every new problem flagged as contaminated, round after round: stop, never spin
+            flagged_in_a_row = flagged_in_a_row + drawn if made == before else 0
+            if flagged_in_a_row >= max_flagged:  # every new problem contaminated, round after round: never spin
                 raise MathDataError(f"quota {row.quota}: every generated problem is flagged by the eval sets "
                                     f"({row.taken} real + {made} generated of {row.wanted})",
                                     "lower the quota, or check the --exclude sets and --ngram/--overlap")
