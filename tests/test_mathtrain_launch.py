@@ -257,3 +257,17 @@ def test_msrun_workers_get_this_interpreter(tmp_path):
     python = shutil.which("python", path=env["PATH"])
     assert python and Path(python).parent == bindir
     assert Path(shutil.which("msrun", path=env["PATH"])).parent == bindir  # msrun ships with mindspore
+
+
+def test_ascend_runner_as_msrun_runs_it_reaches_the_package(tmp_path):
+    """msrun starts `python .../ascend_runner.py` (a script, no package): the callback's relative imports
+    must still resolve, else every worker dies at train begin."""
+    import subprocess
+
+    code = ("import runpy, sys; sys.argv = ['ascend_runner.py', '--config', 'C', '--run-dir', 'R'];"
+            "import mathtrain.ascend_runner as m; m.run_trainer = lambda *a, **k: print('OK', "
+            "m.metrics_callback.__module__, type(m.metrics_callback(sys.argv[4], 1)).__name__);"
+            f"runpy.run_path({str(ROOT / 'src' / 'mathtrain' / 'ascend_runner.py')!r}, run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[:2] == ["OK", "mathtrain.ascend_runner"]

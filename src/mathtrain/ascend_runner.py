@@ -200,4 +200,8 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # msrun runs this file as a script: call the package's copy of main() so its relative imports
+    # (`from . import rundir`) resolve (mathtrain is installed in the interpreter launch.launch_env puts first)
+    from mathtrain.ascend_runner import main as package_main
+
+    package_main()
