@@ -100,3 +100,31 @@ def shared_run(tmp_path_factory) -> tuple[Path, Path, dict]:
 
 def read_metrics(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines() if line.strip()]
+
+
+def tiny_toml(folder: Path, *replacements: tuple[str, str], name: str = "train.toml") -> Path:
+    """fixtures/tiny/train.toml with its relative paths made absolute and each (old, new) text replaced once."""
+    text = TINY_TOML.read_text(encoding="utf-8")
+    text = text.replace('config = "model.yaml"', f'config = "{TINY_TOML.parent / "model.yaml"}"', 1)
+    text = text.replace('path = "tokenizer.model"', f'path = "{TINY_TOML.parent / "tokenizer.model"}"', 1)
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = Path(folder) / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def copy_run_until(run: Path, dst: Path, step: int) -> Path:
+    """A copy of a finished loop run as a kill after `step` leaves it: later checkpoints gone, metrics.jsonl
+    holding a few more steps and a half-written last line."""
+    import shutil
+
+    shutil.copytree(run, dst, ignore=shutil.ignore_patterns("merged", "summary.json"))
+    for path in (dst / "checkpoints").glob("*_step*.ckpt"):
+        if int(path.stem.rsplit("step", 1)[1]) > step:
+            path.unlink()
+    lines = (dst / "metrics.jsonl").read_text(encoding="utf-8").splitlines()[:step + 3]
+    (dst / "metrics.jsonl").write_text("\n".join(lines) + "\n" + '{"step": ' + str(step + 4) + ', "epo',
+                                       encoding="utf-8")
+    return dst

@@ -77,7 +77,7 @@ class TrainProgress:
         elif kind == "checkpoint":
             self.progress.console.print(f"checkpoint step {info['step']}: {Path(info['path']).name}")
         elif kind == "warning":
-            self.console.print(f"warning: {escape(info['message'])}")
+            self.console.print(f"warning: {escape(info['message'])}", soft_wrap=True)
         elif kind == "done":
             self.progress.stop()
 
@@ -185,7 +185,7 @@ def run(
 
     warn = Console(stderr=True, highlight=False)
     progress = TrainProgress(Console(stderr=True, highlight=False)) if not (quiet or json_out == "-") else (
-        lambda kind, info: warn.print(f"warning: {escape(info['message'])}") if kind == "warning" else None)
+        lambda kind, info: warn.print(f"warning: {escape(info['message'])}", soft_wrap=True) if kind == "warning" else None)
     try:
         with _library_output_to_stderr():
             result = train(cfg, data, out, max_steps=max_steps, resume=resume, on_event=progress, force=force)

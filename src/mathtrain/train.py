@@ -283,6 +283,7 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
     t_steady = None  # wall clock after the first (compiling) step: everything after it counts
     written = []
     step = start
+    own_ctrl_c()
     try:
         for s in range(start, prep.total_steps):
             idx = batch_indices(cfg.run.seed, len(ids_all), prep.steps_per_epoch, batch, s)
@@ -318,6 +319,7 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
                 _prune(run_dir, cfg.train.keep_checkpoints)
             if s == start:
                 t_steady = time.perf_counter()
+                own_ctrl_c()  # again after the first graph compile and run
     except KeyboardInterrupt:
         saved = [s for s, _ in rundir.loop_checkpoints(run_dir)]
         log.line(f"interrupted after step {step}; newest checkpoint: step {saved[-1] if saved else 'none'}")
@@ -341,6 +343,22 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
     write_json_atomic(run_dir / "summary.json", asdict(result))
     emit("done", asdict(result))
     return result
+
+
+def own_ctrl_c() -> None:
+    """Make Ctrl-C a KeyboardInterrupt between steps. MindSpore's runtime (libmindspore_common's global
+    SIGINT handler) answers Ctrl-C by sending the process SIGTERM, which would kill it without a message,
+    possibly in mid-save; so SIGTERM (that one, or a plain `kill`) raises KeyboardInterrupt in the main
+    thread too, and `train` turns it into `Interrupted`."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 class Interrupted(Exception):
@@ -393,6 +411,7 @@ def _train_with_trainer(cfg: TrainConfig, prep: Prepared, run_dir: Path, data_di
         emit("step", rec | {"total_steps": prep.total_steps})
 
     t0 = time.perf_counter()
+    own_ctrl_c()
     try:
         out = run_trainer(yaml_path, run_dir, on_cpu=True, on_step=on_step, stop_step=prep.total_steps)
     except KeyboardInterrupt:
