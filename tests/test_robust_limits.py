@@ -179,3 +179,12 @@ def test_float_answers_beyond_a_double_are_printed_exactly_not_inf():
     assert format_answer(Decimal("1E+400"), "float") == "1E+400"
     assert format_answer(Decimal("-3E+999"), "float") == "-3E+999"
     assert format_answer(Decimal("52"), "float") == "52.0"
+
+
+def test_decimal_literals_in_data_are_read_exactly():
+    """A literal in an equation or a <<...>> note is its written value, not Python's float of it:
+    a float would round 12345678901234567890.1 and call a wrong answer verified, and make 1e400 inf."""
+    assert verify_calculations("<<12345678901234567890.1+0=12345678901234567000>>") == ("wrong", "calculation_mismatch")
+    assert verify_calculations("<<12345678901234567890.1+0=12345678901234567890.1>>") == ("verified", "verified")
+    assert verify_calculations("<<1e999999999=1e999999999>>")[0] == "unverifiable"
+    assert verify_equation("x=0.1+0.2", "0.3") == ("verified", "verified")

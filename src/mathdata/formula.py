@@ -120,8 +120,10 @@ def _compile(node, names, where, source):
         return _compile(n, names, where, source)
 
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        value = Decimal(str(node.value))
-        return lambda env: value
+        # the literal as written, not Python's float of it (1e400 is inf, 12345678901234567890.1 rounds)
+        text = ast.get_source_segment(source, node) if isinstance(node.value, float) else None
+        value = Decimal(text.replace("_", "")) if text else Decimal(node.value)
+        return lambda env: _ACTIVE[0].plus(value)  # beyond numbers.result_digits: Overflow, never Infinity
     if isinstance(node, ast.Name):
         if node.id not in names:
             raise MathDataError(f"{where}: formula {source!r} uses unknown name {node.id!r}",
