@@ -204,3 +204,18 @@ def test_compressed_utf32_and_bom_only_files_get_the_right_hint(tmp_path):
         with pytest.raises(MathDataError) as err:
             read_records([f])
         assert message in err.value.message and hint in err.value.hint
+
+
+@pytest.mark.parametrize("line, message", HOSTILE, ids=[m for _, m in HOSTILE])
+def test_hostile_records_through_the_cli(tmp_path, capsys, line, message):
+    """`mathdata audit` and `build` on each hostile record: the one-line error with file and line,
+    exit 2, and nothing written (no --json, no build folder, no temporary file)."""
+    data = tmp_path / "in" / "d.jsonl"
+    data.parent.mkdir()
+    data.write_text(f"{GOOD}\n{line}\n{GOOD2}\n", encoding="utf-8")
+    before = snapshot(tmp_path)
+    cli(capsys, "audit", data, "--json", tmp_path / "s.json", "--html", tmp_path / "s.html", "-q",
+        "--workers", "1").one_line_error(f"{data}:2: {message}")
+    cli(capsys, "build", data, "--quota", TINY, "-o", tmp_path / "o", "--json", tmp_path / "b.json", "-q",
+        "--workers", "1").one_line_error(f"{data}:2: {message}", "--skip-bad")
+    assert snapshot(tmp_path) == before
