@@ -45,6 +45,13 @@ def test_short_run_json_to_stdout(tmp_path):
     assert (result["start_step"], result["steps"], result["total_steps"]) == (0, 3, 3)
     assert result["records"]["samples"] == 32 and result["trainable_params"] == 7168
     assert [c.rsplit("_", 1)[1] for c in result["checkpoints"]] == ["step000003.ckpt"]
+    # `--json -` is quiet: MindFormers' / mindpet's / MindSpore's INFO and WARNING lines are silenced too
+    assert proc.stderr == "", proc.stderr[:2000]
+    merged = run_cli("merge", "--run", str(tmp_path / "run"), "--quiet")
+    assert merged.returncode == 0 and merged.stdout == "" and merged.stderr == "", merged.stderr[:2000]
+    assert (tmp_path / "run" / "merged" / "tiny_lora_step000003_merged.ckpt").is_file()
+    loud = run_cli("merge", "--run", str(tmp_path / "run"))
+    assert loud.returncode == 0 and "merged step 3:" in loud.stdout
 
 
 def test_progress_display_shows_step_loss_lr_speed_eta():

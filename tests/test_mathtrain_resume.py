@@ -190,6 +190,7 @@ def test_ctrl_c_says_how_to_resume_and_leaves_no_half_written_checkpoint(shared,
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err
+    assert "[SDK]" in err and " - WARNING - " in err  # without --quiet the libraries' lines show (cf. test_mathtrain_cli)
     line = err.strip().splitlines()[-1]
     assert line.startswith("mathtrain: error: interrupted; ") and "holds checkpoints up to step" in line
     assert f"mathtrain run --config {TINY_TOML} --data {build} --out {run} --resume" in line
