@@ -88,16 +88,17 @@ def _writable_parent(path: Path, option: str) -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise MathDataError(f"{option} {path}: {parent} is not a folder", "choose a path inside a folder")
-    if not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent):
+    if not os.access(parent, os.W_OK | os.X_OK) or not _can_create_in(parent, path.name):
         raise MathDataError(f"{option} {path}: folder {parent} is not writable", "choose a writable location")
 
 
-def _can_create_in(folder: Path) -> bool:
+def _can_create_in(folder: Path, name: str) -> bool:
     """Really create (and remove) a file there: permission bits do not tell root, /proc or a
-    read-only mount apart."""
+    read-only mount apart. (Named like a .part file of `name`, so a kill here leaves nothing the
+    next run does not remove.)"""
     import tempfile
     try:
-        fd, name = tempfile.mkstemp(prefix=f".mathdata-probe.{os.getpid()}.", suffix=".part", dir=folder)
+        fd, name = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}.", suffix=".part", dir=folder)
     except OSError:
         return False
     os.close(fd)
@@ -310,7 +311,7 @@ class BuildFolder:
     def clean_stale(self) -> list[Path]:
         """Under the lock: finish an interrupted swap, then remove dead builds' temporaries. Only
         folders that hold nothing but build files are touched."""
-        removed = []
+        removed = remove_stale_parts(self.path)
         olds = [(p, pid) for p, pid in self._temps("old") if p != self._own("old") and not pid_alive(pid)]
         if not self.path.exists() and olds:
             # killed between the two renames: the previous build sits in .old-PID; put it back
