@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -196,3 +197,24 @@ def test_ctrl_c_says_how_to_resume_and_leaves_no_half_written_checkpoint(shared,
     assert f"mathtrain run --config {TINY_TOML} --data {build} --out {run} --resume" in line
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]  # no temp files left
     assert all(rundir.readable(p) for _, p in rundir.lora_checkpoints(run))
+
+
+def test_ascend_resume_refuses_a_changed_recipe_before_launching(tmp_path):
+    """`--resume` on the production (Ascend) recipe runs the same recipe check before msrun is started."""
+    from mathtrain.config import load_config
+
+    toml = Path(__file__).resolve().parents[1] / "configs" / "llama3-8b-lora.toml"
+    cfg = load_config(toml)
+    old = cfg.to_dict()
+    old["lr"]["learning_rate"] = cfg.lr.learning_rate * 2
+    run = tmp_path / "run"
+    (run / "checkpoints" / "checkpoint" / "rank_0").mkdir(parents=True)
+    (run / "checkpoints" / "checkpoint" / "rank_0" / "llama3_8b_lora_rank_0-40_1.ckpt").write_bytes(b"")
+    (run / "mindformers.yaml").write_text("runner_config: {sink_mode: true, sink_size: 1}\n")
+    (run / "run.json").write_text(json.dumps({"config": old, "model_config": {}, "prompt": {},
+                                              "checkpoint_prefix": "llama3_8b_lora", "total_steps": 100}))
+    proc = run_cli("run", "--config", str(toml), "--data", str(tmp_path), "--out", str(run), "--resume")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "--resume with a changed recipe: [lr].learning_rate" in line and "--force" in line
+    assert not (run / "msrun_log").exists()

@@ -173,6 +173,11 @@ def run(
 
         if max_steps is not None:
             raise MathDataError("--max-steps is CPU-only", "on ascend, set [train].epochs instead")
+        if resume:  # the same checks as on CPU: a changed recipe needs --force, something to resume must exist
+            from .train import _check_run_dir
+
+            _check_run_dir(Path(out).resolve(), cfg, True, force, lambda kind, info: console.print(
+                f"warning: {escape(info['message'])}", soft_wrap=True), verify=False)
         with _library_output_to_stderr():
             yaml_path, cmd = prepare_ascend(cfg, data, out, resume=resume)
         console.print(f"wrote {yaml_path}\nlaunching: {' '.join(cmd)}")

@@ -74,16 +74,16 @@ def write_run_info(cfg: TrainConfig, prep, run_dir: Path, data_dir: Path) -> Non
 
     from .mindformers_yaml import checkpoint_prefix
     from .model import analytic_param_count
-    from .records import write_json_atomic
+    from .rundir import write_run
 
     count = analytic_param_count(prep.arch, cfg.lora.rank, cfg.lora.target_modules)
-    write_json_atomic(run_dir / "run.json", {
+    write_run(run_dir, {
         "config": cfg.to_dict(), "config_source": cfg.source, "data_dir": str(Path(data_dir).resolve()),
         "model_config": prep.yaml_doc["model"]["model_config"], "prompt": prep.prompt,
         "records": {k: v for k, v in asdict(prep.records).items() if k != "reused"},
         "records_key": prep.records.key, "steps_per_epoch": prep.steps_per_epoch,
         "total_steps": prep.total_steps, "base_checkpoint": cfg.model.checkpoint,
-        "checkpoint_prefix": checkpoint_prefix(cfg),
+        "checkpoint_prefix": checkpoint_prefix(cfg), "runner": "trainer",
         "params": {"trainable": count.trainable, "total": count.total, "ratio": count.ratio, "analytic": True},
     })
 

@@ -496,8 +496,10 @@ def recipe_changes(old: dict, new: dict) -> list[str]:
     return changed
 
 
-def _check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool, force: bool, emit):
-    """-> ((step, checkpoint, changed keys) to resume from, old RunInfo), or (None, None) for a fresh run."""
+def _check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool, force: bool, emit, verify: bool = True):
+    """-> ((step, checkpoint, changed keys) to resume from, old RunInfo), or (None, None) for a fresh run.
+    `verify`: parse the checkpoints, newest first, and skip damaged ones (off for 8B shards on the
+    launching host, where MindFormers itself loads them)."""
     existing = rundir.lora_checkpoints(run_dir) if run_dir.is_dir() else []
     if not resume:
         if existing:
@@ -519,7 +521,7 @@ def _check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool, force: bool, e
         raise MathDataError(f"{run_dir}: the run already finished (step {existing[-1][0]} of {total})",
                             "merge or evaluate it; start a new --out to train further")
     for step, path in reversed(existing):
-        if rundir.readable(path):
+        if not verify or rundir.readable(path):
             return (step, path, changed), info
         emit("warning", {"message": f"{path.name} (step {step}) is damaged; resuming from the checkpoint before it"})
     raise MathDataError(f"{run_dir}: no readable checkpoint to resume from ({len(existing)} damaged)",
