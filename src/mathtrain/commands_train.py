@@ -196,12 +196,17 @@ def run(
             result = train(cfg, data, out, max_steps=max_steps, resume=resume, on_event=progress, force=force)
     except (Interrupted, KeyboardInterrupt) as err:
         saved = getattr(err, "checkpoint_step", None)
+        if saved is None and Path(out).is_dir():  # interrupted before the step loop: what is on disk
+            from .rundir import lora_checkpoints
+
+            found = lora_checkpoints(Path(out))
+            saved = found[-1][0] if found else None
         again = " ".join(["mathtrain", "run", "--config", str(config), "--data", str(data), "--out", str(out)]
                          + (["--max-steps", str(max_steps)] if max_steps is not None else []) + ["--resume"])
         raise MathDataError(f"interrupted; {out} holds checkpoints up to step {saved}" if saved
                             else f"interrupted before the first checkpoint of {out}",
-                            f"continue with `{again}`" if saved else "start it again without --resume "
-                            "after removing the folder", exit_code=130) from None
+                            f"continue with `{again}`" if saved else "nothing to resume yet: run the same "
+                            "command again", exit_code=130) from None
     finally:
         if hasattr(progress, "stop"):
             progress.stop()

@@ -28,8 +28,9 @@ class RunSection:
     seed: int = _f(42, "seed for weight init, LoRA init and data order; same inputs + seed => same run", min=0)
     mode: str = _f("graph", "MindSpore execution mode: `graph` (compiled, fast) or `pynative` (eager, for debugging)",
                    choices=("graph", "pynative"))
-    runner: str = _f("loop", "what steps the training on cpu: `loop` (a plain MindSpore `TrainOneStepCell` loop; exact "
-                     "resume) or `trainer` (MindFormers' `Trainer(...).finetune()` on the run's MindFormers YAML, "
+    runner: str = _f("loop", "what steps the training on cpu: `loop` (a plain loop over MindFormers' "
+                     "`MFTrainOneStepCell`, the production step; exact resume) or `trainer` (MindFormers' "
+                     "`Trainer(...).finetune()` on the run's MindFormers YAML, "
                      "in-process; checkpoints in MindFormers' layout). Ascend always runs `trainer` (under `msrun`)",
                      choices=("loop", "trainer"))
 
