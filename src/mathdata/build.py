@@ -13,7 +13,7 @@ either in train.jsonl or in dropped.jsonl with its reason.
 Canonical training text (canonical.py, recorded as `canonical` in the manifest): every kept record is
 written in one form -- a template record re-rendered in its template's wording with canonical numbers,
 free text with full-width digits/letters made ASCII, whitespace collapsed and Chinese punctuation kept.
-Among exact copies the kept one is a verified copy whose texts are already canonical, if there is one.
+Among exact copies the kept one is a verified copy whose problem is already canonical, if there is one.
 
 Outputs (written into a temporary folder beside OUTDIR, then renamed into place, so an interrupted
 build leaves no complete-looking output): train.jsonl, train_conversations.json, dropped.jsonl,
@@ -131,18 +131,10 @@ def stage_answers(df: pl.DataFrame, rules: Rules, keep_wrong: bool = False, keep
 
 def mark_duplicates(df: pl.DataFrame, rules_dir=None) -> pl.DataFrame:
     """Mark exact and near duplicates. Kept first: verified records, then (among those) records whose
-    problem and solution are already in canonical form, then input order."""
+    problem is already in canonical form, then input order."""
     cfg = load_dedup_config(rules_dir)
-    canonical = pl.lit(True)
-    if "problem" in df.columns and "solution" in df.columns:
-        # only records with an exact copy have a choice to make: check just those (a vectorised pass)
-        copies = df["norm"].is_duplicated()
-        flags = pl.Series("_canonical", [True] * df.height, dtype=pl.Boolean)
-        if copies.any():
-            checked = df.filter(copies).select(
-                ok=(is_canonical_expr(pl.col("problem")) & is_canonical_expr(pl.col("solution"))).fill_null(True))
-            flags = flags.scatter(copies.arg_true(), checked["ok"])
-        canonical = pl.lit(flags)
+    # one vectorised pass over the problems (the solutions of exact copies are rewritten anyway)
+    canonical = is_canonical_expr(pl.col("problem")) if "problem" in df.columns else pl.lit(True)
     df = df.with_columns(_priority=pl.when(pl.col("status") == "verified").then(0).otherwise(2)
                          + pl.when(canonical).then(0).otherwise(1))
     return find_duplicates(df, cfg, priority="_priority").drop("_priority")

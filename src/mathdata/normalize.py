@@ -57,11 +57,12 @@ _GAP_B = rf"({_HC}) ({_P})"
 
 
 def _remove_cjk_gaps(text: str) -> str:
-    return _GAP.sub("", text) if _HAS_GAP.search(text) else text
+    return _GAP.sub("", text) if not text.isascii() and _HAS_GAP.search(text) else text
 
 
 def normalize_text(text: str) -> str:
-    text = text.translate(_KEY_TABLE)
+    if not text.isascii():  # (an O(1) flag: plain ASCII solutions skip the table)
+        text = text.translate(_KEY_TABLE)
     if _ODD_SPACE.search(text):  # the common case (clean single spaces) skips the rewrite
         text = _SPACES.sub(" ", text)
     text = _remove_cjk_gaps(text.strip())

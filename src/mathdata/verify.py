@@ -72,7 +72,7 @@ def _significant(text: str) -> int:
 
 def _precision_for(shown: str | None) -> int | None:
     """A precision for re-evaluating when the printed answer has more digits than 120 can check."""
-    if shown is None:
+    if shown is None or len(shown) <= CONTEXT.prec - 20:   # too short to hold that many digits
         return None
     n = _significant(shown)
     return n + 20 if n > CONTEXT.prec - 20 else None
@@ -137,9 +137,14 @@ def _matches_shown(exact, shown_text: str) -> bool:
     # the float tolerance is for values printed from a double (at most 17 significant digits)
     if len(shown.as_tuple().digits) <= 17 and abs(shown - exact) <= abs(exact) * DOUBLE_REL:
         return True
-    unit = Decimal(1).scaleb(shown.as_tuple().exponent)
+    digits = shown.as_tuple()
+    unit = Decimal(1).scaleb(digits.exponent)
+    context = CONTEXT
+    if len(digits.digits) > CONTEXT.prec - 20:  # a long printed value: round the exact one that precisely
+        context = CONTEXT.copy()
+        context.prec = len(digits.digits) + 20
     try:
-        return any(shown == exact.quantize(unit, rounding=r, context=CONTEXT) for r in _ROUNDINGS)
+        return any(shown == exact.quantize(unit, rounding=r, context=context) for r in _ROUNDINGS)
     except decimal.InvalidOperation:  # a quantum far outside the answer's magnitude
         return False
 
