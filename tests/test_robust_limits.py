@@ -188,3 +188,15 @@ def test_decimal_literals_in_data_are_read_exactly():
     assert verify_calculations("<<12345678901234567890.1+0=12345678901234567890.1>>") == ("verified", "verified")
     assert verify_calculations("<<1e999999999=1e999999999>>")[0] == "unverifiable"
     assert verify_equation("x=0.1+0.2", "0.3") == ("verified", "verified")
+
+
+def test_a_correctly_rounded_long_answer_is_verified(templates):
+    """A 190-digit quotient printed to 20 places: checked at its own precision, rounding included."""
+    import decimal
+    a = 7 ** 200
+    exact = decimal.Context(prec=400).divide(Decimal(a), Decimal(3))
+    shown = str(exact.quantize(Decimal(1).scaleb(-20), context=decimal.Context(prec=400)))
+    problem = normalize_text(f"计算 {a} / 3 等于多少？")
+    assert verify_record(templates["div"], problem, f"{a} / 3 = {shown}") == ("verified", "verified")
+    last = "1" if shown[-1] != "1" else "2"
+    assert verify_record(templates["div"], problem, f"{a} / 3 = {shown[:-1]}{last}") == ("wrong", "answer_mismatch")

@@ -26,7 +26,6 @@ from .limits import LimitExceeded, default_limits
 _LIMITS = default_limits()
 CONTEXT = decimal.Context(prec=120, Emax=_LIMITS.result_digits, Emin=-_LIMITS.result_digits,
                           traps=[decimal.DivisionByZero, decimal.InvalidOperation, decimal.Overflow])
-_ACTIVE = [CONTEXT]   # the context the compiled closures use; evaluate_at swaps in a more precise one
 
 Value = Decimal | Fraction | list
 Env = Mapping[str, Value]
@@ -34,7 +33,7 @@ Env = Mapping[str, Value]
 
 def _to_decimal(v):
     if isinstance(v, Fraction):
-        return _ACTIVE[0].divide(Decimal(v.numerator), Decimal(v.denominator))
+        return CONTEXT.divide(Decimal(v.numerator), Decimal(v.denominator))
     return v
 
 
@@ -42,22 +41,22 @@ def _power(a, b):
     a, b = _to_decimal(a), _to_decimal(b)
     if abs(b) > _LIMITS.exponent and a not in (0, 1, -1):
         raise LimitExceeded(f"exponent {b} beyond numbers.exponent = {_LIMITS.exponent}")
-    return _ACTIVE[0].power(a, b)
+    return CONTEXT.power(a, b)
 
 
 def _negate(v):
-    return _ACTIVE[0].minus(v) if isinstance(v, Decimal) else -v
+    return CONTEXT.minus(v) if isinstance(v, Decimal) else -v
 
 
 def evaluate_at(fn: Callable, env, prec: int):
-    """`fn(env)` with `prec` significant digits instead of 120 (same limits otherwise)."""
-    ctx = CONTEXT.copy()
-    ctx.prec = max(CONTEXT.prec, prec)
-    _ACTIVE[0] = ctx
+    """`fn(env)` with `prec` significant digits instead of 120 (same limits otherwise). The
+    compiled closures hold CONTEXT's bound methods (fast), so its precision is raised and restored."""
+    default = CONTEXT.prec
+    CONTEXT.prec = max(default, prec)
     try:
         return fn(env)
     finally:
-        _ACTIVE[0] = CONTEXT
+        CONTEXT.prec = default
 
 
 def _binop(op):
@@ -71,10 +70,10 @@ def _binop(op):
 
 
 _BINOPS = {
-    ast.Add: _binop((lambda a, b: _ACTIVE[0].add(a, b), operator.add)),
-    ast.Sub: _binop((lambda a, b: _ACTIVE[0].subtract(a, b), operator.sub)),
-    ast.Mult: _binop((lambda a, b: _ACTIVE[0].multiply(a, b), operator.mul)),
-    ast.Div: _binop((lambda a, b: _ACTIVE[0].divide(a, b), operator.truediv)),
+    ast.Add: _binop((CONTEXT.add, operator.add)),
+    ast.Sub: _binop((CONTEXT.subtract, operator.sub)),
+    ast.Mult: _binop((CONTEXT.multiply, operator.mul)),
+    ast.Div: _binop((CONTEXT.divide, operator.truediv)),
     ast.Pow: _power,
 }
 _CMP = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
@@ -82,13 +81,13 @@ _CMP = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.Lt
 
 
 def _mean(xs):
-    return _ACTIVE[0].divide(sum_(xs), Decimal(len(xs)))
+    return CONTEXT.divide(sum_(xs), Decimal(len(xs)))
 
 
 def sum_(xs):
     total = Decimal(0)
     for x in xs:
-        total = _ACTIVE[0].add(total, x)
+        total = CONTEXT.add(total, x)
     return total
 
 
@@ -97,7 +96,7 @@ def _frac(a, b):
 
 
 FUNCTIONS: dict[str, Callable] = {
-    "sqrt": lambda a: _ACTIVE[0].sqrt(_to_decimal(a)),
+    "sqrt": lambda a: CONTEXT.sqrt(_to_decimal(a)),
     "mean": _mean,
     "sum": sum_,
     "len": lambda xs: Decimal(len(xs)),
@@ -123,7 +122,8 @@ def _compile(node, names, where, source):
         # the literal as written, not Python's float of it (1e400 is inf, 12345678901234567890.1 rounds)
         text = ast.get_source_segment(source, node) if isinstance(node.value, float) else None
         value = Decimal(text.replace("_", "")) if text else Decimal(node.value)
-        return lambda env: _ACTIVE[0].plus(value)  # beyond numbers.result_digits: Overflow, never Infinity
+        plus = CONTEXT.plus
+        return lambda env: plus(value)  # beyond numbers.result_digits: Overflow, never Infinity
     if isinstance(node, ast.Name):
         if node.id not in names:
             raise MathDataError(f"{where}: formula {source!r} uses unknown name {node.id!r}",
