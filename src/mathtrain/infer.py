@@ -84,6 +84,55 @@ def load_for_inference(run_dir: Path | str, checkpoint: str | Path | None = None
     return network, tokenizer, info.prompt, info.data
 
 
+def load_for_ascend_eval(run_dir: Path | str, checkpoint: Path | None, merged: bool, seq_length: int,
+                         batch_size: int | None = None):
+    """One Ascend card: the model built from the predict YAML (evaluate/predict_yaml.py: bf16, use_past with
+    paged attention, GRAPH mode), which is written to its output_dir as predict.yaml first; weights from a
+    merged checkpoint, or the base checkpoint with the LoRA checkpoint over it. -> like load_for_inference."""
+    import mindspore as ms
+
+    from .evaluate.predict_yaml import DEFAULT_BATCH, predict_yaml
+    from .mindformers_yaml import dump_yaml
+    from .runtime import quiet_mindformers, use_output_dir
+
+    info = read_run(run_dir)
+    doc = predict_yaml(info.data, info.run_dir, checkpoint, merged, seq_length, batch_size or DEFAULT_BATCH)
+    out = Path(doc["output_dir"])
+    use_output_dir(out)
+    from mathdata.io import write_text
+
+    write_text(out / "predict.yaml", dump_yaml(doc))
+    ctx = doc["context"]
+    ms.set_context(mode=ms.GRAPH_MODE, max_device_memory=ctx["max_device_memory"], jit_config=ctx["jit_config"])
+    ms.set_device("Ascend", ctx["device_id"])
+    ms.set_seed(doc["seed"])
+    quiet_mindformers()
+    from mindformers import MindFormerConfig
+
+    from .model import build_network, load_weights
+    from .tokenizer import load_tokenizer
+
+    model_cfg = MindFormerConfig(str(out / "predict.yaml")).model.model_config
+    model_cfg = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in model_cfg.items()}
+    network = build_network(model_cfg, lora=not merged)
+    if merged:
+        missing = load_weights(network, doc["load_checkpoint"])
+    else:
+        from .rundir import load_full_params
+
+        load_weights(network, doc["load_checkpoint"])
+        missing, _ = ms.load_param_into_net(network, load_full_params(info.run_dir, doc["lora_checkpoint"]),
+                                            strict_load=False)
+        missing = [m for m in missing if "mindpet_delta_lora" in m]
+    missing = [m for m in missing if "key_cache" not in m and "value_cache" not in m]  # the paged KV cache
+    if missing:
+        raise MathDataError(f"{checkpoint}: lacks weights for {missing[:3]}...",
+                            "pass a checkpoint written by this run (or use --merged for merged files)")
+    network.set_train(False)
+    tok_cfg = info.data["config"]["tokenizer"]
+    return network, load_tokenizer(tok_cfg["type"], tok_cfg["path"]), info.prompt, info.data
+
+
 def _newest_merged(run_dir: Path) -> Path:
     from .rundir import newest
 
@@ -148,7 +197,7 @@ def generate_unbatched(network, tokenizer, prompts: list[str], max_new_tokens: i
     outputs = []
     extra = {"min_new_tokens": min_new_tokens} if min_new_tokens else {}
     if eos_id is not None:
-        extra["eos_token_id"] = int(eos_id)
+        extra["eos_token_id"] = [int(eos_id)]  # MindFormers tests `token in eos_token_id`
     for prompt in prompts:
         ids = tokenizer.encode(prompt)
         out = network.generate([ids], max_new_tokens=max_new_tokens, do_sample=False, top_k=1, top_p=1.0,
@@ -171,7 +220,9 @@ class Generation:
     text: str              # new_ids decoded, special tokens removed, stripped
 
 
-DEFAULT_BATCH_TOKENS = 8192  # rows x padded length per forward on CPU: bounds memory, keeps batches of long rows small
+DEFAULT_BATCH_TOKENS = 8192        # loop engine: rows x padded length per forward (every step re-runs the prompt)
+DEFAULT_BATCH_AREA = 12 * 1024 ** 2  # cache engine: rows x length^2, the prefill's attention scores per head
+DEFAULT_ROWS = {"loop": 64, "cache": 128, "mindformers": 16}  # rows per batch unless batch_size says
 
 
 def generate_batch(network, tokenizer, prompts: list[str], max_new_tokens: int, *, min_new_tokens: int = 0,
@@ -232,7 +283,13 @@ def generate_batch(network, tokenizer, prompts: list[str], max_new_tokens: int, 
             decoder = CachedDecoder(network)
             network._mathtrain_cached_decoder = decoder
     results: list[Generation | None] = [None] * len(prompts)
-    for batch in plan_batches([len(ids) for ids in encoded], max_new_tokens, batch_size):
+    lengths = [len(ids) for ids in encoded]
+    if engine == "cache":  # decode steps are cheap, so batches are as wide as the prefill's memory allows
+        batches = plan_batches(lengths, max_new_tokens, batch_size or DEFAULT_ROWS[engine], batch_tokens=None,
+                               batch_area=DEFAULT_BATCH_AREA)
+    else:
+        batches = plan_batches(lengths, max_new_tokens, batch_size or DEFAULT_ROWS[engine])
+    for batch in batches:
         rows = [encoded[i] for i in batch]
         if decoder is not None:
             news = decoder.generate(rows, max_new_tokens, min_new_tokens, eos, pad, seq_length)
@@ -249,17 +306,20 @@ def generate_batch(network, tokenizer, prompts: list[str], max_new_tokens: int, 
 
 
 def plan_batches(lengths: list[int], max_new_tokens: int, batch_size: int | None = None,
-                 batch_tokens: int = DEFAULT_BATCH_TOKENS) -> list[list[int]]:
+                 batch_tokens: int | None = DEFAULT_BATCH_TOKENS, batch_area: int | None = None) -> list[list[int]]:
     """Indices grouped into batches of similar prompt length: sorted by length (stable, so equal lengths keep
-    input order), each batch at most `batch_size` rows and (rows x longest row + new tokens) <= batch_tokens
-    (always at least one row)."""
+    input order), each batch at most `batch_size` rows, rows x (longest row + new tokens) <= batch_tokens and
+    rows x longest row^2 <= batch_area (either None: no such bound; always at least one row)."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     limit = batch_size or 64
     batches: list[list[int]] = []
     current: list[int] = []
     for i in order:
         width = lengths[i] + max_new_tokens  # sorted: the newest row is the longest
-        if current and (len(current) >= limit or (len(current) + 1) * width > batch_tokens):
+        rows = len(current) + 1
+        too_big = ((batch_tokens is not None and rows * width > batch_tokens)
+                   or (batch_area is not None and rows * lengths[i] ** 2 > batch_area))
+        if current and (len(current) >= limit or too_big):
             batches.append(current)
             current = []
         current.append(i)
@@ -312,7 +372,7 @@ def _mindformers_batch(network, rows: list[list[int]], max_new: int, min_new: in
     padded = [list(r) + [pad] * (width - len(r)) for r in rows]
     extra = {"min_new_tokens": min_new} if min_new else {}
     if eos is not None:
-        extra["eos_token_id"] = eos
+        extra["eos_token_id"] = [eos]
     out = network.generate(padded, max_new_tokens=max_new, do_sample=False, top_k=1, top_p=1.0,
                            repetition_penalty=1.0, pad_token_id=pad, **extra)
     return [[int(t) for t in list(o)[len(r):]] for o, r in zip(out, rows)]
