@@ -27,17 +27,18 @@ class FakeModel:
     """Answers 1835.05 to everything math and 东海 to SQuAD; records what it was asked."""
 
     def __init__(self):
-        self.prompts, self.max_new, self.loaded = [], [], {}
+        self.prompts, self.max_new, self.min_new, self.loaded = [], [], [], {}
 
     def backend(self) -> Backend:
         def load_model(run_dir, checkpoint, merged, seq_length):
             self.loaded = {"checkpoint": checkpoint, "merged": merged, "seq_length": seq_length}
             return object(), CharTokenizer(), None, None
 
-        def generate(network, tokenizer, prompts, max_new):
+        def generate(network, tokenizer, prompts, max_new, min_new, batch_size, on_done):
             self.prompts += prompts
-            self.max_new.append(max_new)
-            return ["答案：1835.05" if "ASSISTANT:" in p else "东海\n其他" for p in prompts]
+            self.max_new += [max_new] * len(prompts)
+            self.min_new.append(min_new)
+            on_done(list(range(len(prompts))), ["答案：1835.05" if "ASSISTANT:" in p else "东海\n其他" for p in prompts])
 
         return Backend(lambda info: CharTokenizer(), load_model, generate)
 
@@ -46,7 +47,7 @@ def make_run(path: Path, prompt=TRAINED) -> Path:
     path.mkdir(parents=True)
     (path / "run.json").write_text(json.dumps({
         "prompt": prompt, "model_config": {"seq_length": 96}, "params": {"trainable": 3407872, "total": 8030261248},
-        "config": {"tokenizer": {"type": "LlamaTokenizer", "path": "unused"}}}, ensure_ascii=False), encoding="utf-8")
+        "checkpoint_prefix": "tiny_lora", "config": {"tokenizer": {"type": "LlamaTokenizer", "path": "unused"}}}, ensure_ascii=False), encoding="utf-8")
     return path
 
 
@@ -61,6 +62,7 @@ def test_eval_uses_training_prompt_and_saves_everything(tmp_path):
     assert model.prompts[3].startswith("Read the passage and answer the question below.\n\n### Instruction:\n东海")
     assert len(model.prompts) == 5  # 3 math + 2 first questions (t-1, t-3)
     assert model.max_new == [7, 7, 7, 20, 20]
+    assert model.min_new == [0, 1]  # SQuAD: min_new_tokens 1 by default
     longest = max(len(p) for p in model.prompts[:3]) + 7
     assert model.loaded["seq_length"] == max(96, -(-longest // 32) * 32)
 
@@ -132,7 +134,7 @@ def test_eval_not_a_run_dir(tmp_path):
 
 def test_eval_cli_with_stand_in_model(tmp_path, monkeypatch, capsys):
     run = make_run(tmp_path / "run")
-    monkeypatch.setattr(run_eval_mod, "default_backend", lambda: FakeModel().backend())
+    monkeypatch.setattr(run_eval_mod, "default_backend", lambda *a: FakeModel().backend())
     monkeypatch.setattr(sys, "argv", ["mathtrain", "eval", "--run", str(run), "--out", str(tmp_path / "out"),
                                       "--math", str(MATH_REFS), "--limit", "2", "--quiet", "--json", "-"])
     with pytest.raises(SystemExit) as exit_:

@@ -206,6 +206,19 @@ def score_contest_cmd(
 
 
 # ------------------------------------------------------------------------------------------ eval
+def _rate_column():
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Items per second over the recent window (rich's task.speed)."""
+
+        def render(self, task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("-- items/s" if speed is None else f"{speed:.1f} items/s")
+
+    return RateColumn()
+
 @app.command("eval")
 def eval_cmd(
     run: Path = typer.Option(..., "--run", help="RUN_DIR of `mathtrain run` (holds run.json and checkpoints)."),
@@ -220,6 +233,15 @@ def eval_cmd(
     merged: bool = typer.Option(False, "--merged", help="Use a merged checkpoint (default: newest in RUN_DIR/merged)."),
     max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="New tokens per math answer (greedy)."),
     squad_max_new_tokens: int = typer.Option(20, "--squad-max-new-tokens", help="New tokens per SQuAD answer."),
+    min_new_tokens: int = typer.Option(0, "--min-new-tokens", help="Math: no EOS before this many new tokens."),
+    squad_min_new_tokens: int = typer.Option(1, "--squad-min-new-tokens",
+                                             help="SQuAD: no EOS before this many new tokens (1: no empty answers)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Prompts per forward (default: up to 64, "
+                                                                         "fewer for long prompts)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted eval in --out (same options)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the inputs and print what would run (on an Ascend "
+                                                          "run: the MindFormers predict YAML and the command); "
+                                                          "no model is loaded."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N items of each set."),
     rel_tol: float = typer.Option(1e-4, "--rel-tol", help="Math: relative tolerance."),
     abs_tol: Optional[float] = typer.Option(None, "--abs-tol", help="Math: also accept |pred - ref| <= this."),
@@ -232,25 +254,27 @@ def eval_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no tables."),
 ) -> None:
     """Generate greedily with a trained run using its training prompt, save the outputs, and score them."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
     from .evaluate.run_eval import EvalOptions, run_eval
 
     opts = EvalOptions(math=math, squad=squad, first_question_only=not all_questions, max_new_tokens=max_new_tokens,
                        squad_max_new_tokens=squad_max_new_tokens, limit=limit, rel_tol=rel_tol, abs_tol=abs_tol,
                        prompt_name=prompt, force_prompt=force_prompt, rules_dir=rules, checkpoint=checkpoint,
-                       merged=merged)
+                       merged=merged, min_new_tokens=min_new_tokens, squad_min_new_tokens=squad_min_new_tokens,
+                       batch_size=batch_size, resume=resume, dry_run=dry_run)
     console = _console(quiet, json_out)
     err_console = Console(stderr=True, quiet=quiet)
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=err_console, disable=quiet)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _rate_column(),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err_console, disable=quiet)
     tasks: dict[str, int] = {}
 
     def on_progress(task: str, done: int, total: int) -> None:
         if not tasks:
             bar.start()  # only once generation starts: input errors come before any bar
-        if task not in tasks:
-            tasks[task] = bar.add_task(f"generating {task}", total=total)
+        if task not in tasks:  # starts at the resumed count: the rate counts this run's items only
+            tasks[task] = bar.add_task(f"generating {task}", total=total, completed=done)
         bar.update(tasks[task], completed=done)
 
     try:
@@ -259,6 +283,10 @@ def eval_cmd(
     finally:
         if tasks:
             bar.stop()
+    if dry_run:
+        _print_dry_run(console, result.summary)
+        _emit_json(json_out, result.summary)
+        return
     console.print(f"prompt {result.prompt.name!r} ({'forced' if result.summary['prompt_forced'] else 'as trained'})")
     console.print(f"checkpoint {result.summary['checkpoint'] or '(loader default)'}", soft_wrap=True)
     for warning in result.summary["warnings"]:
@@ -272,3 +300,14 @@ def eval_cmd(
         console.print(f"contest score {c['score']:.6f} (trainable {c['trainable']:,} / total {c['total']:,})")
     console.print(f"outputs in {out}")
     _emit_json(json_out, result.summary)
+
+
+def _print_dry_run(console: Console, summary: dict) -> None:
+    from .mindformers_yaml import dump_yaml
+
+    items = ", ".join(f"{n} {task}" for task, n in summary["items"].items())
+    console.print(f"# dry run: {items} items, seq_length {summary['seq_length']}, device {summary['device']}, "
+                  f"checkpoint {summary['checkpoint'] or '(newest at run time)'}", soft_wrap=True)
+    if "yaml" in summary:
+        console.print(dump_yaml(summary["yaml"]), end="", soft_wrap=True, markup=False)
+        console.print(f"# run on the card:\n{summary['command']}", soft_wrap=True, markup=False)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -90,3 +91,55 @@ def check_ids(pred_path: Path | str, ref_path: Path | str, pred_ids: Iterable[st
     if extra:
         parts.append(f"{len(extra)} prediction ids are not in the references (e.g. {', '.join(map(repr, extra[:3]))})")
     raise MathDataError("; ".join(parts), "predict every reference id exactly once, with the same ids")
+
+
+class PartialPredictions:
+    """Predictions appended as they are produced: one `{"id", "prediction"}` line per item, flushed and
+    fsync'ed after every batch, so a killed eval loses at most the batch in flight.
+
+    The file has its own name (`math_predictions.partial.jsonl`), never the final one: `mathtrain score`
+    cannot be pointed at half an eval by mistake. On reopening (`--resume`) a last line cut off by the kill
+    (no newline, or not JSON) is dropped from the file; a damaged line before it is an error."""
+
+    def __init__(self, path: Path | str, known_ids: Iterable[str]):
+        self.path = Path(path)
+        self.known = set(known_ids)
+        self.done: dict[str, str] = {}
+        self.repaired = False
+        if self.path.exists():
+            self._load()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("a", encoding="utf-8")
+
+    def _load(self) -> None:
+        data = self.path.read_bytes()
+        good = 0  # byte offset after the last complete, valid line
+        lines = data.split(b"\n")
+        for lineno, raw in enumerate(lines[:-1], 1):  # lines[-1]: after the last newline, a cut-off line or b""
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+                ok = isinstance(obj, dict) and isinstance(obj.get("id"), str) and isinstance(obj.get("prediction"), str)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                ok = False
+            if not ok:  # a kill cuts a line before its newline; a complete line that is not JSON is damage
+                raise MathDataError(f"{self.path}:{lineno}: damaged prediction line",
+                                    "delete the --out directory's *.partial.jsonl to start this set again")
+            if obj["id"] not in self.known:
+                raise MathDataError(f"{self.path}:{lineno}: id {obj['id']!r} is not in this eval set",
+                                    "resume with the same eval files and --limit, or use another --out")
+            self.done[obj["id"]] = obj["prediction"]
+            good += len(raw) + 1
+        if good != len(data):
+            with self.path.open("r+b") as fh:
+                fh.truncate(good)
+            self.repaired = True
+
+    def add(self, items: Iterable[tuple[str, str]]) -> None:
+        for pid, prediction in items:
+            self._fh.write(json.dumps({"id": pid, "prediction": prediction}, ensure_ascii=False) + "\n")
+            self.done[pid] = prediction
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
