@@ -105,18 +105,26 @@ def parse_value(text: str) -> Decimal | Fraction | None:
 
 
 def matches_shown(exact, shown_text: str) -> bool:
-    """Is the printed value `shown_text` the exact value `exact`, to the precision it shows?"""
-    if isinstance(exact, Decimal) and not exact.is_finite():
-        return False  # never: an overflow or NaN matches nothing
+    """Is the printed value `shown_text` the exact value `exact`, to the precision it shows?
+    Never for an overflow or NaN on either side; a printed value beyond the context is no match."""
     try:
-        return _matches_shown(exact, shown_text)
-    except (ArithmeticError, ValueError):  # a printed value beyond the context (1e999999999)
+        shown = parse_value(shown_text)
+        if shown.__class__ is Decimal:  # the common case first: both plain decimals
+            if exact.__class__ is Decimal:
+                if shown == exact:
+                    return exact.is_finite()
+                if not (exact.is_finite() and shown.is_finite()):
+                    return False
+                return _decimal_matches(exact, shown, shown_text)
+            if not shown.is_finite():
+                return False
+        return _matches_shown(exact, shown, shown_text)
+    except (ArithmeticError, ValueError):  # 1e999999999 and the like
         return False
 
 
-def _matches_shown(exact, shown_text: str) -> bool:
-    shown = parse_value(shown_text)
-    if isinstance(shown, Decimal) and not shown.is_finite():
+def _matches_shown(exact, shown, shown_text: str) -> bool:
+    if exact.__class__ is Decimal and not exact.is_finite():
         return False
     if shown is None and exact is not None:  # \frac{5}{6}, 1,234.5 ...: the shared parser reads it
         from .answers import parse_number
@@ -134,10 +142,14 @@ def _matches_shown(exact, shown_text: str) -> bool:
         return abs(Fraction(shown) - Fraction(exact)) <= abs(Fraction(exact)) * Fraction(DOUBLE_REL)
     if shown == exact:
         return True
-    # the float tolerance is for values printed from a double (at most 17 significant digits)
-    if len(shown.as_tuple().digits) <= 17 and abs(shown - exact) <= abs(exact) * DOUBLE_REL:
-        return True
+    return _decimal_matches(exact, shown, shown_text)
+
+
+def _decimal_matches(exact: Decimal, shown: Decimal, shown_text: str) -> bool:
     digits = shown.as_tuple()
+    # the float tolerance is for values printed from a double (at most 17 significant digits)
+    if len(digits.digits) <= 17 and abs(shown - exact) <= abs(exact) * DOUBLE_REL:
+        return True
     unit = Decimal(1).scaleb(digits.exponent)
     context = CONTEXT
     if len(digits.digits) > CONTEXT.prec - 20:  # a long printed value: round the exact one that precisely
@@ -296,7 +308,7 @@ def verify_record(t: Template, norm_problem: str, solution: str) -> tuple[str, s
         return "implausible", reason
     if answer is None:
         return "unverifiable", "undefined_answer"
-    if _too_long(solution):
+    if len(solution) > _LIMITS.digits and _too_long(solution):
         return "unverifiable", "number_too_long"
     sm = t.solution_re().match(normalize_text(solution))
     if sm is not None:
@@ -308,7 +320,7 @@ def verify_record(t: Template, norm_problem: str, solution: str) -> tuple[str, s
         shown = final_value_text(solution)
         if shown is None:
             return "wrong", "no_answer_in_solution"
-    prec = _precision_for(shown)
+    prec = _precision_for(shown) if len(shown) > CONTEXT.prec - 20 else None
     if prec:  # printed with more digits than 120 can check: compute it that precisely
         answer = exact_answer(t, env, prec)
         if answer is None:
