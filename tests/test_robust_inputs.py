@@ -82,12 +82,13 @@ def test_numeric_answers_are_kept_as_written(tmp_path, shape):
     rows = ['{"problem": "计算 1.5 + 1.5 等于多少？", "solution": 3.0}',
             '{"problem": "计算 10 的 400 次方？", "solution": 1e400}',
             '{"problem": "计算 99999999999999999999 + 1 等于多少？", "solution": 100000000000000000000}',
-            '{"problem": "计算 0.1 + 0.2 等于多少？", "solution": 0.30000000000000004}']
+            '{"problem": "计算 0.1 + 0.2 等于多少？", "solution": 0.30000000000000004}',
+            '{"problem": "鸡兔同笼，鸡和兔各有多少只？", "solution": [23, 12.0]}']
     text = {"jsonl": "\n".join(rows), "spaced": "\n\n".join(rows), "array": "[" + ",\n".join(rows) + "]"}[shape]
     f = tmp_path / "n.json"
     f.write_text(text, encoding="utf-8")
     assert read_records([f]).frame["solution"].to_list() == ["3.0", "1e400", "100000000000000000000",
-                                                             "0.30000000000000004"]
+                                                             "0.30000000000000004", "[23, 12.0]"]
 
 
 def test_format_is_decided_by_content(tmp_path):
