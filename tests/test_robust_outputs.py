@@ -259,7 +259,7 @@ def test_stdin_and_named_pipe_inputs_are_read_once_with_their_real_hash(tmp_path
 
 
 
-def test_mathtrain_run_out_given_a_file_is_one_line(tmp_path):
+def test_mathtrain_out_given_a_file_is_one_line(tmp_path):
     import subprocess
     import sys
     target = tmp_path / "afile"
@@ -269,6 +269,12 @@ def test_mathtrain_run_out_given_a_file_is_one_line(tmp_path):
                            str(target)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and proc.stderr.strip() == (
         f"mathtrain: error: --out {target}: exists and is not a folder (give a folder for the run (RUN_DIR))")
+    assert target.read_text(encoding="utf-8") == "mine"
+    proc = subprocess.run([sys.executable, "-c", "from mathtrain.cli import main; main()", "eval", "--run",
+                           str(tmp_path), "--out", str(target), "--math", str(SAMPLE)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        f"mathtrain: error: --out {target}: exists and is not a folder (give a folder for the predictions and scores)")
     assert target.read_text(encoding="utf-8") == "mine"
 
 

@@ -259,6 +259,9 @@ def eval_cmd(
 
     from .evaluate.run_eval import EvalOptions, run_eval
 
+    if out.exists() and not out.is_dir():
+        from mathdata.errors import MathDataError
+        raise MathDataError(f"--out {out}: exists and is not a folder", "give a folder for the predictions and scores")
     opts = EvalOptions(math=math, squad=squad, first_question_only=not all_questions, max_new_tokens=max_new_tokens,
                        squad_max_new_tokens=squad_max_new_tokens, limit=limit, rel_tol=rel_tol, abs_tol=abs_tol,
                        prompt_name=prompt, force_prompt=force_prompt, rules_dir=rules, checkpoint=checkpoint,
