@@ -131,6 +131,7 @@ def test_output_location_mistakes_are_one_line(tmp_path, capsys, monkeypatch):
         (["build", sample, "--quota", TINY, "-o", "loop", "-q"], "loop"),
         (["build", sample, "--quota", "a_folder", "-o", "o", "-q"], "a_folder: is a folder"),
         (["build", sample, "--quota", TINY, "-o", "o", "--json", "o/stats.json", "-q"], "inside the build folder"),
+        (["build", sample, "--quota", TINY, "-o", "o", "--json", "o", "-q"], "is the build folder"),
         # not writable even for root (permission bits would not tell): probed before any work
         (["build", sample, "--quota", TINY, "-o", "/proc/mathdata-o", "-q"], "folder /proc is not writable"),
         (["audit", sample, "--json", "/proc/s.json", "-q"], "folder /proc is not writable"),

@@ -143,6 +143,8 @@ def build(
     from .build import build as run_build
     from .outputs import check_file_output, resolve, rules_files
     check_file_output(json_out, [*inputs, quota, *exclude, *rules_files(rules)], "--json")
+    if json_out and json_out != "-" and resolve(out_dir, "-o") == resolve(json_out, "--json"):
+        raise MathDataError(f"--json {json_out}: is the build folder -o {out_dir}", "write the stats to a file beside it")
     if json_out and json_out != "-" and resolve(out_dir, "-o") in resolve(json_out, "--json").parents:
         raise MathDataError(f"--json {json_out}: is inside the build folder -o {out_dir}",
                             "write the stats beside the folder; the build folder holds only what the build writes")
