@@ -108,7 +108,7 @@ def test_resume_after_an_interruption_and_a_cut_line_gives_the_same_files(run, f
 def test_resume_after_sigkill(run, full, tmp_path):
     out = tmp_path / "out"
     args = ["eval", "--run", str(run), "--out", str(out), "--squad", str(SQUAD), "--all-questions",
-            "--squad-max-new-tokens", "6", "--batch-size", "1", "--quiet"]
+            "--squad-max-new-tokens", "4", "--batch-size", "1", "--quiet"]
     proc = subprocess.Popen(cli_args(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     partial = out / "squad_predictions.partial.jsonl"
     deadline = time.time() + 300
