@@ -147,16 +147,17 @@ def test_stale_part_files_of_dead_processes_are_removed(tmp_path, capsys):
     stale = tmp_path / f".x.jsonl.{dead_pid()}.k2j4.part"
     live = tmp_path / f".x.jsonl.{os.getpid()}.zz.part"      # a writer still running: left alone
     other = tmp_path / ".y.jsonl.1.aa.part"                 # another output's: not ours to judge
-    for p in (stale, live, other):
+    longer = tmp_path / f".x.jsonl.{dead_pid()}.{os.getpid()}.bb.part"   # output `x.jsonl.<pid>`'s, alive
+    for p in (stale, live, other, longer):
         p.write_text("half", encoding="utf-8")
     assert cli(capsys, "synth", "-c", "add", "-n", "3", "-o", out, "-q").code == 0
     assert len(out.read_text(encoding="utf-8").splitlines()) == 3
-    assert not stale.exists() and live.exists() and other.exists()
+    assert not stale.exists() and live.exists() and other.exists() and longer.exists()
     with pytest.raises(RuntimeError):                       # an interrupted write leaves no .part
         with atomic_path(tmp_path / "z.json") as tmp:
             assert f".{os.getpid()}." in tmp.name
             raise RuntimeError
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, live.name, other.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, live.name, other.name, longer.name])
 
 
 def test_a_killed_builds_temp_folder_is_cleaned_and_a_broken_swap_repaired(tmp_path, earlier_build):

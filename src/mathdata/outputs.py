@@ -164,7 +164,8 @@ def pid_alive(pid: int) -> bool:
 def remove_stale_parts(path: Path) -> list[Path]:
     """Remove `.NAME.PID.*.part` files beside `path` left by processes that no longer run."""
     removed = []
-    pattern = re.compile(r"^\." + re.escape(path.name) + r"\.(\d+)\.[^/]*\.part$")
+    # mkstemp's random part has no dots, so `.x.123.456.abc.part` (output x.123) is not output x's
+    pattern = re.compile(r"^\." + re.escape(path.name) + r"\.(\d+)\.[a-z0-9_]+\.part$")
     with contextlib.suppress(OSError):
         for entry in os.scandir(path.parent):
             m = pattern.match(entry.name)
