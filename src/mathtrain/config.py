@@ -8,12 +8,12 @@ MindFormers YAML that both the CPU loop and the Ascend launcher consume.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from mathdata.errors import MathDataError
+from mathdata.tomlfile import read_toml
 
 
 def _f(default: Any, doc: str, **kw) -> Any:
@@ -163,13 +163,8 @@ def documented_keys() -> list[tuple[str, str, Any, str]]:
 
 def load_config(path: Path | str) -> TrainConfig:
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MathDataError(f"{path}: no such config file", "pass --config pointing at a mathtrain TOML, "
-                            "e.g. fixtures/tiny/train.toml") from None
-    except tomllib.TOMLDecodeError as err:
-        raise MathDataError(f"{path}: bad TOML: {err}", "fix the file's syntax") from None
+    raw = read_toml(path, not_found=(f"{path}: no such config file", "pass --config pointing at a mathtrain TOML, "
+                                     "e.g. fixtures/tiny/train.toml"))
     return config_from_dict(raw, base_dir=path.parent.resolve(), source=str(path))
 
 

@@ -19,6 +19,7 @@ from typing import Iterator
 import numpy as np
 
 from mathdata.errors import MathDataError
+from mathdata.io import sha256_file
 from mathdata.io import write_json as write_json_atomic  # the project's atomic JSON writer
 from mathdata.prompts import PromptSpec
 
@@ -175,20 +176,12 @@ def pad_or_truncate(ids: list[int], labels: list[int], length: int, pad_id: int)
             np.array(labels + [IGNORE] * pad, dtype=np.int32), truncated)
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def records_key(build_dir: Path, tokenizer_path: str, tokenizer_type: str, seq_length: int,
                 specials=None) -> str:
     build_dir = Path(build_dir)
     spec = read_manifest(build_dir)["prompt"]
-    parts = {"format": FORMAT_VERSION, "input": file_sha256(input_file(build_dir)), "prompt": spec,
-             "tokenizer": file_sha256(Path(tokenizer_path)), "tokenizer_type": tokenizer_type,
+    parts = {"format": FORMAT_VERSION, "input": sha256_file(input_file(build_dir)), "prompt": spec,
+             "tokenizer": sha256_file(Path(tokenizer_path)), "tokenizer_type": tokenizer_type,
              "seq_length": seq_length, "specials": asdict(specials) if specials is not None else None}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
