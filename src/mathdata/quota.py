@@ -17,7 +17,7 @@ from typing import Callable
 import polars as pl
 
 from .errors import MathDataError
-from .limits import Limits, load_limits
+from .limits import Limits, default_limits, load_limits
 from .normalize import normalize_text
 from .rules import Rules, read_toml_hashed
 from .synth import SynthSettings, TemplateGenerator, record_id
@@ -200,7 +200,7 @@ def top_up(plan: list[PlanRow], rules: Rules, seed: int, exclude: set[str],
         templates = [t for t in rules.templates if t.category in row.categories]
         gens = {t.name: TemplateGenerator(t, seed, settings) for t in templates}
         made, flagged_in_a_row = 0, 0
-        max_flagged = load_limits(rules.directory).max_misses
+        max_flagged = default_limits().max_misses
         active = list(templates)
         while made < need and active:
             before, drawn = made, 0
