@@ -26,10 +26,6 @@ class ParamCount:
     def ratio(self) -> float:
         return self.trainable / self.total
 
-    @property
-    def with_adapters(self) -> int:
-        return self.total + self.trainable
-
     def describe(self) -> str:
         return (f"trainable {self.trainable:,} / total {self.total:,} = {self.ratio:.6%} "
                 f"(1 - ratio = {1 - self.ratio:.8f})")
@@ -103,7 +99,7 @@ def is_lora_param(name: str) -> bool:
     return "mindpet_delta_lora" in name
 
 
-def load_weights(network, ckpt: str | Path, strict_names: bool = True) -> list[str]:
+def load_weights(network, ckpt: str | Path) -> list[str]:
     """Load a .ckpt into the network; returns the network parameters the file did not provide."""
     import mindspore as ms
 
