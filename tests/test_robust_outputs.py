@@ -132,6 +132,9 @@ def test_output_location_mistakes_are_one_line(tmp_path, capsys, monkeypatch):
         (["build", sample, "--quota", "a_folder", "-o", "o", "-q"], "a_folder: is a folder"),
         (["build", sample, "--quota", TINY, "-o", "o", "--json", "o/stats.json", "-q"], "inside the build folder"),
         (["build", sample, "--quota", TINY, "-o", "o", "--json", "o", "-q"], "is the build folder"),
+        (["synth", "-c", "add", "-n", "2", "-o", "n" * 300 + ".jsonl"], "name too long"),
+        (["build", sample, "--quota", TINY, "-o", "n" * 300, "-q"], "name too long"),
+        (["audit", sample, "--json", "d" * 240, "-q"], "name too long"),
         # not writable even for root (permission bits would not tell): probed before any work
         (["build", sample, "--quota", TINY, "-o", "/proc/mathdata-o", "-q"], "folder /proc is not writable"),
         (["audit", sample, "--json", "/proc/s.json", "-q"], "folder /proc is not writable"),

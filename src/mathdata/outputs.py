@@ -116,6 +116,28 @@ def check_file_output(target: Path | str | None, inputs: Iterable[Path | str | N
     raw = Path(target)
     if str(target) in ("", ".", "..") or str(target).endswith(os.sep):
         raise MathDataError(f"{option} {target!s}: is a folder", "give a file name, e.g. out.jsonl")
+    check_name(raw, option)
+    try:
+        return _check_file_output(raw, target, inputs, option)
+    except OSError as err:  # anything the checks above did not foresee: still one line
+        raise MathDataError(f"{option} {target}: {_reason(err)}", "choose another location") from None
+
+
+# room for the temporary name around the output's: `.NAME.PID.RANDOM.part`, `.NAME.tmp-PID`
+TEMP_NAME_EXTRA = 32
+
+
+def check_name(path: Path, option: str) -> None:
+    """Every part of the path within the file system's name limit, the final one with room for the
+    temporary names written beside it."""
+    for i, part in enumerate(path.parts):
+        limit = 255 - (TEMP_NAME_EXTRA if i == len(path.parts) - 1 else 0)
+        if len(os.fsencode(part)) > limit:
+            raise MathDataError(f"{option} {str(path)[:60]}...: name too long ({len(os.fsencode(part))} bytes, "
+                                f"at most {limit} here)", "choose a shorter name")
+
+
+def _check_file_output(raw: Path, target, inputs, option: str) -> Path:
     if is_stream(raw):
         return raw  # a pipe or a device (/dev/null, /dev/stdout, >(jq .)): written directly
     path = resolve(raw, option)
@@ -232,6 +254,7 @@ class BuildFolder:
         self.files = {MANIFEST, *files}   # every name a build writes (for cleaning its temporaries)
         if str(out_dir) in ("", "."):
             raise MathDataError(f"-o {out_dir!s}: is the current folder", "name a new folder for the build, e.g. -o build")
+        check_name(self.shown, "-o")
         self.path = resolve(out_dir, "-o")
         cwd = resolve(Path.cwd(), "the current folder")
         if self.path == cwd or self.path in cwd.parents:
