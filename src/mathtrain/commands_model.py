@@ -140,3 +140,90 @@ def generate_one(prompt: str, *, model: Path | None = None, run_dir: Path | None
     if model is not None:
         _cleanup_logs(Path(model))
     return {"input_ids": [int(i) for i in gen.input_ids], "new_ids": [int(i) for i in gen.new_ids], "text": gen.text}
+
+
+@app.command()
+def compare(
+    config: Path = typer.Option(..., "--config", "-c", help="mathtrain TOML of the model every recipe trains "
+                                "(needs [model].checkpoint: the base model is evaluated too)."),
+    recipe: list[str] = typer.Option(..., "--recipe", help="NAME=BUILD_DIR (a `mathdata build` folder); repeat "
+                                     "for each recipe."),
+    eval_set: Path = typer.Option(..., "--eval", help="Held-out eval JSONL (id, category, problem, solution)."),
+    out: Path = typer.Option(..., "--out", "-o", help="OUT folder: runs/, eval/, compare.json, compare.html."),
+    seeds: int = typer.Option(2, "--seeds", min=1, help="Runs per recipe, seeds [run].seed, +1, ..."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Steps per run (default [train].max_steps, "
+                                        "else the smallest build's epochs x steps per epoch)."),
+    eval_prompt: list[str] = typer.Option([], "--eval-prompt", help="NAME=PROMPT: evaluate recipe NAME with "
+                                          "another prompt from rules/prompts.toml (as the seed did)."),
+    max_new_tokens: int = typer.Option(32, "--max-new-tokens", "-n", min=1, help="Greedy tokens per answer."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N eval items."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Eval rows per forward."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted compare in OUT (finished runs "
+                                "and evaluations are kept)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+    json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
+) -> None:
+    """Train the same model on each recipe with the same budget, evaluate every run and the base model on the
+    same eval set, and report accuracy overall and per category."""
+    from .compare.plan import parse_recipes
+    from .compare.report import terminal_table
+    from .compare.run import run_compare
+
+    recipes = parse_recipes(recipe, eval_prompt)
+    silent = quiet or json_out == "-"
+    err = Console(stderr=True, quiet=silent, highlight=False)
+    display = _CompareProgress(err) if not silent else None
+    try:
+        doc = run_compare(config, recipes, eval_set, out, seeds=seeds, steps=steps, max_new_tokens=max_new_tokens,
+                          limit=limit, batch_size=batch_size, resume=resume, on_event=display)
+    finally:
+        if display is not None:
+            display.stop()
+    console = Console(quiet=silent, highlight=False)
+    if not console.is_terminal:
+        console = Console(quiet=silent, highlight=False, width=200)  # a file / pipe: do not squeeze the columns
+    console.print(terminal_table(doc))
+    console.print(f"wrote {Path(out) / 'compare.json'} and {Path(out) / 'compare.html'}")
+    _emit_json(json_out, doc)
+
+
+class _CompareProgress:
+    """One line per finished piece, a live bar for the current training / evaluation."""
+
+    def __init__(self, console: Console):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = console
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[extra]}"), TimeElapsedColumn(), console=console,
+                                 transient=True)
+        self.task = None
+        self.progress.start()
+
+    def __call__(self, kind: str, info: dict) -> None:
+        p = self.progress
+        if kind in ("train_start", "eval_start"):
+            if self.task is not None:
+                p.remove_task(self.task)
+            total = info.get("steps") or info.get("items")
+            self.task = p.add_task(f"{'train' if kind == 'train_start' else 'eval'} {info['key']}", total=total,
+                                   extra="")
+        elif kind == "train_progress" and self.task is not None:
+            loss = info.get("loss")
+            p.update(self.task, completed=info["done"], extra=f"loss {loss:.4f}" if loss is not None else "")
+        elif kind == "eval_progress" and self.task is not None:
+            p.update(self.task, completed=info["done"])
+        elif kind == "train_finished":
+            r = info["result"]
+            self.console.print(f"trained {info['key']}: {r['steps']} steps, loss {r['first_loss']:.4f} -> "
+                               f"{r['last_loss']:.4f}, {r['tokens_per_s']:,.0f} tokens/s")
+        elif kind == "eval_finished":
+            r = info["result"]
+            self.console.print(f"generated {info['key']}: {r['new_tokens']:,} new tokens in {r['generate_s']:.0f} s")
+        elif kind == "eval_done":
+            self.console.print(f"evaluated {info['key']}: {info['accuracy']:.1%} ({info['correct']}/{info['total']})")
+        elif kind in ("train_reused", "eval_reused"):
+            self.console.print(f"kept {info['key']} from the earlier compare")
+
+    def stop(self) -> None:
+        self.progress.stop()

@@ -24,11 +24,12 @@ def build_for_inference(arch: dict, seq_length: int):
     return build_network(cfg, lora=False)
 
 
-def load_model_dir(model_dir: Path | str, seq_length: int, mode: str = "pynative"):
+def load_model_dir(model_dir: Path | str, seq_length: int, mode: str = "generate"):
     """-> network (eval mode, CPU argmax patch applied) with MODEL_DIR/model.ckpt loaded; every parameter must load.
 
-    mode "graph": built the way infer.generate_batch wants it (one compiled graph for every batch x length);
-    the MindSpore context must already be in graph mode."""
+    mode "generate": inputs of exactly seq_length (MindFormers' forward and `generate`); "graph" / "pynative":
+    built the way infer.generate_batch wants it (the MindSpore context must already be in that mode; graph:
+    one compiled graph for every batch x length)."""
     from mathdata.errors import MathDataError
 
     from .. import infer
@@ -37,14 +38,14 @@ def load_model_dir(model_dir: Path | str, seq_length: int, mode: str = "pynative
 
     model_dir = Path(model_dir)
     arch = read_model_yaml(model_dir)
-    if mode == "graph":
+    if mode == "generate":  # fixed seq_length: MindFormers' own forward / generate
+        network = build_for_inference(arch, seq_length)
+    else:  # "graph" / "pynative": the causal mask follows the input's length (infer.generate_batch)
         from ..mindformers_yaml import CPU_MODEL_OVERRIDES
 
         cfg = {**arch, **CPU_MODEL_OVERRIDES, "seq_length": int(seq_length), "batch_size": 1, "use_past": False,
                "checkpoint_name_or_path": "", "do_sample": False, "repetition_penalty": 1.0}
-        network = infer._builder("graph")(cfg, lora=False)
-    else:
-        network = build_for_inference(arch, seq_length)
+        network = infer._builder(mode)(cfg, lora=False)
     missing = load_weights(network, model_dir / "model.ckpt")
     if missing:
         raise MathDataError(f"{model_dir / 'model.ckpt'}: lacks {len(missing)} weights ({missing[:3]}...)",
