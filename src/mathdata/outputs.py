@@ -255,6 +255,13 @@ class BuildFolder:
         if str(out_dir) in ("", "."):
             raise MathDataError(f"-o {out_dir!s}: is the current folder", "name a new folder for the build, e.g. -o build")
         check_name(self.shown, "-o")
+        self._lock_fd: int | None = None
+        try:
+            self._check(out_dir, inputs)
+        except OSError as err:  # anything not foreseen below: still one line
+            raise MathDataError(f"-o {out_dir}: {_reason(err)}", "choose another folder") from None
+
+    def _check(self, out_dir, inputs) -> None:
         self.path = resolve(out_dir, "-o")
         cwd = resolve(Path.cwd(), "the current folder")
         if self.path == cwd or self.path in cwd.parents:
@@ -269,7 +276,6 @@ class BuildFolder:
         _writable_parent(self.path, "-o")
         check_replaceable(self.path, self.shown)
         self.lock_path = self.path.parent / f".{self.path.name}.lock"
-        self._lock_fd: int | None = None
 
     # the lock -------------------------------------------------------------------------------------
     @contextlib.contextmanager
