@@ -304,3 +304,9 @@ def test_pipes_devices_and_symlinked_outputs(tmp_path, capsys):
     assert cli(capsys, "synth", "-c", "add", "-n", "2", "-o", link, "-q").code == 0
     assert link.is_symlink() and len(target.read_text(encoding="utf-8").splitlines()) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.jsonl", "real.jsonl", "redirected.jsonl"]
+
+
+def test_a_full_disk_is_one_line(capsys):
+    """/dev/full fails every write with ENOSPC, as a full disk does."""
+    cli(capsys, "synth", "-c", "add", "-n", "5", "-o", "/dev/full", "-q").one_line_error("No space left on device")
+    cli(capsys, "audit", SAMPLE, "--json", "/dev/full", "-q", "--workers", "1").one_line_error("No space left on device")

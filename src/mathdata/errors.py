@@ -27,6 +27,19 @@ def run_cli(app: Callable[..., object], prog: str) -> None:
         from .textsafe import clean  # a message may quote data: never let it drive the terminal
         print(clean(f"{prog}: error: {err}").replace("\n", "\\n"), file=sys.stderr)
         sys.exit(err.exit_code)
+    except OSError as err:  # the machine, not the code: a full disk, an I/O error, a vanished mount
+        if isinstance(err, BrokenPipeError):  # `... -o - | head`: the reader left; stop quietly
+            sys.stderr.close()
+            sys.exit(141)
+        from .textsafe import clean
+        where = f"{err.filename}: " if err.filename else ""
+        print(clean(f"{prog}: error: {where}{err.strerror or err}").replace("\n", "\\n")
+              + " (check the disk and the path, then run again)", file=sys.stderr)
+        sys.exit(2)
+    except MemoryError:
+        print(f"{prog}: error: out of memory (use a smaller input or quota, or a machine with more memory)",
+              file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         sys.exit(130)
