@@ -310,3 +310,9 @@ def test_a_full_disk_is_one_line(capsys):
     """/dev/full fails every write with ENOSPC, as a full disk does."""
     cli(capsys, "synth", "-c", "add", "-n", "5", "-o", "/dev/full", "-q").one_line_error("No space left on device")
     cli(capsys, "audit", SAMPLE, "--json", "/dev/full", "-q", "--workers", "1").one_line_error("No space left on device")
+
+
+def test_a_stopped_build_leaves_no_folders_it_made(tmp_path, capsys):
+    before = snapshot(tmp_path)
+    cli(capsys, *build_args(tmp_path / "a" / "b" / "o", "--no-top-up")).one_line_error("quotas not met")
+    assert snapshot(tmp_path) == before

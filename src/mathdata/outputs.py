@@ -280,6 +280,7 @@ class BuildFolder:
     # the lock -------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def locked(self):
+        created = [p for p in [self.path.parent, *self.path.parent.parents] if not p.exists()]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._acquire()
@@ -292,6 +293,10 @@ class BuildFolder:
             yield self
         finally:
             self._release()
+            if not self.path.exists():  # the build stopped: remove the (empty) folders made for it
+                for folder in created:
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
 
     def _acquire(self) -> None:
         for _ in range(50):
