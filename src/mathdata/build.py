@@ -50,7 +50,7 @@ SCHEMA = "mathdata.build/1"
 OUTPUT_FILES = ("train.jsonl", "train_conversations.json", "dropped.jsonl")
 STAGE_NAMES = ["load", "normalise", "english", "answers", "exact_dedup", "near_dedup", "decontaminate",
                "quota", "top_up", "style", "canonical", "shuffle", "write"]
-RULE_FILES = ("templates.toml", "categories.toml", "prompts.toml", "dedup.toml")
+RULE_FILES = ("templates.toml", "categories.toml", "prompts.toml", "dedup.toml", "numerals.toml", "units.toml")
 DROPPED_COLUMNS = ["source", "line", "id", "category", "problem", "solution", "reason", "detail"]
 
 
