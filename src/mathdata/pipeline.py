@@ -171,17 +171,53 @@ class RunResult:
     info: dict[str, dict] = field(default_factory=dict)        # stage name -> its info
 
 
-def run_local(stages: Iterable[Stage], df: pl.DataFrame, steps=None) -> RunResult:
-    """Run `stages` in order in this process. `steps` (progress.Steps) times and shows each stage."""
+def run_local(stages: Iterable[Stage], df: pl.DataFrame, steps=None, shards: int = 1,
+              execute: Callable[[Stage, list[pl.DataFrame]], list[StageResult]] | None = None) -> RunResult:
+    """Run `stages` in order. `steps` (progress.Steps) times and shows each stage.
+
+    With `shards` > 1 every MAP and BY_KEY stage runs on that many shards (`shards_of`) whose results
+    are merged (`merge_results`): the result equals the one-shard run. `execute(stage, frames)` runs
+    one stage on its shards (default: one after the other here; `ray_runner` sends them to Ray)."""
     out = RunResult(df)
+    execute = execute or (lambda stage, frames: [stage(f) for f in frames])
     for stage in stages:
         if steps is not None:
             with steps.step(stage.name):
-                res = stage(out.frame)
+                res = _run_stage(stage, out.frame, shards, execute)
         else:
-            res = stage(out.frame)
+            res = _run_stage(stage, out.frame, shards, execute)
         _collect(out, res)
     return out
+
+
+ORDER = "_shard_order"
+
+
+def shards_of(stage: Stage, df: pl.DataFrame, n: int) -> list[pl.DataFrame]:
+    """The frames a runner may run `stage` on separately: contiguous slices for MAP, a hash partition
+    on the key for BY_KEY (with an `_shard_order` column holding the input position), the whole frame
+    for GLOBAL. Empty shards are left out (at least one frame is returned)."""
+    if stage.kind == GLOBAL or n <= 1 or df.height <= 1:
+        return [df]
+    if stage.kind == MAP:
+        step = -(-df.height // n)
+        return [df.slice(i, step) for i in range(0, df.height, step)]
+    key = pl.col(stage.key) if isinstance(stage.key, str) else stage.key
+    part = df.with_row_index(ORDER).with_columns(_part=(key.hash(seed=0) % n))
+    frames = [f.drop("_part") for _, f in part.group_by("_part", maintain_order=True)]
+    return sorted(frames, key=lambda f: f[ORDER][0])
+
+
+def _run_stage(stage: Stage, df: pl.DataFrame, shards: int, execute) -> StageResult:
+    frames = shards_of(stage, df, shards)
+    if len(frames) == 1 and ORDER not in frames[0].columns:
+        return execute(stage, frames)[0]
+    res = merge_results(execute(stage, frames))
+    if ORDER not in res.kept.columns:
+        return res
+    # a hash partition: back to the input order, as the one-shard run returns it
+    dropped = res.dropped.sort(ORDER).drop(ORDER) if ORDER in res.dropped.columns else res.dropped
+    return StageResult(res.kept.sort(ORDER).drop(ORDER), dropped, res.stats, res.info)
 
 
 def _collect(out: RunResult, res: StageResult) -> None:
