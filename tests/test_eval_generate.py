@@ -68,7 +68,7 @@ def _stop_token(free: list[list[int]]) -> int:
 
 
 @pytest.mark.train
-def test_batched_is_token_identical_to_one_at_a_time(nets):
+def test_batched_is_token_identical_to_one_at_a_time(nets, monkeypatch):
     from mathtrain.infer import generate_batch, generate_unbatched
 
     py_net, graph_net, tok, prompts = nets
@@ -85,6 +85,10 @@ def test_batched_is_token_identical_to_one_at_a_time(nets):
     assert _ids(generate_batch(graph_net, tok, prompts, N, eos_id=eos, batch_size=4)) == expected
     assert _ids(generate_batch(graph_net, tok, prompts, N, eos_id=eos, batch_size=2)) == expected
     assert _ids(generate_batch(graph_net, tok, prompts, N, eos_id=eos, engine="loop")) == expected
+    from mathtrain import infer
+
+    monkeypatch.setattr(infer, "DEFAULT_BATCH_AREA", 2 * max(lengths) ** 2 - 1)  # prefill in several chunks
+    assert _ids(generate_batch(graph_net, tok, prompts, N, eos_id=eos)) == expected
     assert _ids(generate_batch(py_net, tok, prompts, N, eos_id=eos, engine="mindformers")) == expected
     # text is the decoded new ids, special tokens dropped, as the old generate returned it
     assert [g.text for g in generate_batch(graph_net, tok, prompts, N, eos_id=eos)] == [g.text for g in ref]

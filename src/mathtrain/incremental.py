@@ -201,9 +201,47 @@ class CachedDecoder:
             self.decode.set_inputs(ms.Tensor(shape=[None, 1], dtype=ms.int32), ms.Tensor(shape=[None], dtype=ms.int32),
                                    ms.Tensor(shape=[None, None], dtype=ms.int32), dyn, dyn)
 
+    def _prefill(self, rows: list[list[int]], pad: int, width: int, area: int):
+        """Prefill `rows` in chunks of rows x chunk_width^2 <= area (the attention scores), each chunk's cache
+        padded to `width` columns (masked): -> logits [n, vocab] (numpy), keys, values, valid [n, width]."""
+        import mindspore as ms
+        import numpy as np
+
+        chunks, current = [], []
+        for i in sorted(range(len(rows)), key=lambda i: len(rows[i])):
+            if current and (len(current) + 1) * len(rows[i]) ** 2 > area:
+                chunks.append(current)
+                current = []
+            current.append(i)
+        chunks.append(current)
+        order, logits, keys, values, valid = [], [], [], [], []
+        for chunk in chunks:
+            w = max(len(rows[i]) for i in chunk)
+            ids = np.full((len(chunk), w), pad, dtype=np.int32)
+            for row, i in enumerate(chunk):
+                ids[row, :len(rows[i])] = rows[i]
+            lengths = np.array([len(rows[i]) for i in chunk], dtype=np.int32)
+            lg, k, v = self.prefill(ms.Tensor(ids), ms.Tensor(lengths))
+            if w < width:  # empty, masked columns up to the batch's width
+                shape = (k.shape[0], k.shape[1], k.shape[2], width - w, k.shape[4])
+                zeros = ms.ops.zeros(shape, k.dtype)
+                k, v = ms.ops.concat((k, zeros), 3), ms.ops.concat((v, zeros), 3)
+            cols = np.zeros((len(chunk), width), dtype=np.int32)
+            cols[:, :w] = (np.arange(w)[None, :] < lengths[:, None]) & (ids != self.mask_id)
+            order += chunk
+            logits.append(lg.asnumpy())
+            keys.append(k)
+            values.append(v)
+            valid.append(cols)
+        back = np.argsort(np.array(order))  # chunk order -> the rows' own order
+        index = ms.Tensor(back.astype(np.int32))
+        cat = (lambda xs: ms.ops.gather(ms.ops.concat(xs, 1), index, 1)) if len(chunks) > 1 else (lambda xs: xs[0])
+        return (np.concatenate(logits)[back], cat(keys), cat(values), np.concatenate(valid)[back])
+
     def generate(self, rows: list[list[int]], max_new: int, min_new: int, eos: int | None, pad: int,
-                 seq_length: int) -> list[list[int]]:
-        """Greedy new tokens for each row (same stopping rules as infer._greedy_batch)."""
+                 seq_length: int, prefill_area: int | None = None) -> list[list[int]]:
+        """Greedy new tokens for each row (same stopping rules as infer._greedy_batch). The prefill runs in
+        chunks bounded by `prefill_area` (rows x length^2; default: one chunk); decoding runs all rows at once."""
         import mindspore as ms
         import numpy as np
 
@@ -211,16 +249,12 @@ class CachedDecoder:
         starts = [len(r) for r in rows]
         limits = [min(len(r) + max_new, seq_length) for r in rows]
         width = max(starts)
-        ids = np.full((n, width), pad, dtype=np.int32)
-        for i, r in enumerate(rows):
-            ids[i, :len(r)] = r
-        logits, keys, values = self.prefill(ms.Tensor(ids), ms.Tensor(np.array(starts, dtype=np.int32)))
-        valid = ((np.arange(width)[None, :] < np.array(starts)[:, None]) & (ids != self.mask_id)).astype(np.int32)
+        logits, keys, values, valid = self._prefill(rows, pad, width, prefill_area or n * width ** 2)
         new: list[list[int]] = [[] for _ in range(n)]
         active = np.arange(n)  # rows still in the batch, in batch order
         step = 0
         while True:
-            scores = logits.asnumpy()
+            scores = logits if isinstance(logits, np.ndarray) else logits.asnumpy()
             keep, tokens = [], []
             for row, i in enumerate(active):
                 s = scores[row]

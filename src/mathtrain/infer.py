@@ -221,7 +221,7 @@ class Generation:
 
 
 DEFAULT_BATCH_TOKENS = 8192        # loop engine: rows x padded length per forward (every step re-runs the prompt)
-DEFAULT_BATCH_AREA = 12 * 1024 ** 2  # cache engine: rows x length^2, the prefill's attention scores per head
+DEFAULT_BATCH_AREA = 12 * 1024 ** 2  # cache engine: prefill chunks of rows x length^2 (attention scores per head)
 DEFAULT_ROWS = {"loop": 64, "cache": 128, "mindformers": 16}  # rows per batch unless batch_size says
 
 
@@ -284,15 +284,15 @@ def generate_batch(network, tokenizer, prompts: list[str], max_new_tokens: int, 
             network._mathtrain_cached_decoder = decoder
     results: list[Generation | None] = [None] * len(prompts)
     lengths = [len(ids) for ids in encoded]
-    if engine == "cache":  # decode steps are cheap, so batches are as wide as the prefill's memory allows
-        batches = plan_batches(lengths, max_new_tokens, batch_size or DEFAULT_ROWS[engine], batch_tokens=None,
-                               batch_area=DEFAULT_BATCH_AREA)
+    if engine == "cache":  # decode steps are cheap: many rows per batch; the prefill is chunked by area
+        batches = plan_batches(lengths, max_new_tokens, batch_size or DEFAULT_ROWS[engine], batch_tokens=None)
     else:
         batches = plan_batches(lengths, max_new_tokens, batch_size or DEFAULT_ROWS[engine])
     for batch in batches:
         rows = [encoded[i] for i in batch]
         if decoder is not None:
-            news = decoder.generate(rows, max_new_tokens, min_new_tokens, eos, pad, seq_length)
+            news = decoder.generate(rows, max_new_tokens, min_new_tokens, eos, pad, seq_length,
+                                    prefill_area=DEFAULT_BATCH_AREA)
         elif engine == "loop":
             news = _greedy_batch(network, rows, max_new_tokens, min_new_tokens, eos, pad, seq_length, np)
         else:
