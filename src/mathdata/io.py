@@ -50,9 +50,9 @@ SCHEMA = {"source": pl.String, "line": pl.Int64, "problem": pl.String, "solution
 # so that verification can re-solve those records too.
 EQUATION_FIELD = "equation"
 SKIP_HINT = "fix or remove that record, or pass --skip-bad to skip bad records"
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-# printable ASCII written as an escape (json.dumps never does): could spell a key ("pr\u006fblem")
-_ASCII_ESCAPE = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
+# escapes the fast path cannot judge, found in one pass: a surrogate (maybe lone), or printable ASCII
+# written as an escape (json.dumps never does; it could spell a key: "pr\u006fblem")
+_UNSAFE_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|00[2-7][0-9a-fA-F])")
 
 
 @dataclass
@@ -104,7 +104,7 @@ def _deep_record(line: str, pf: str, sf: str):
         key = json.dumps(name, ensure_ascii=False).encode()
         if body.count(key) != 1 or body.count(key + b': "') + body.count(key + b':"') != 1:
             raise _Bad("nested too deeply to read")
-    if _SURROGATE_ESCAPE.search(body) or _ASCII_ESCAPE.search(body):
+    if _UNSAFE_ESCAPE.search(body):
         raise _Bad("nested too deeply to read")
     try:
         row = pl.read_ndjson(io.BytesIO(body), schema={n: pl.String for n in names}).row(0, named=True)
@@ -364,7 +364,7 @@ def _fast_jsonl(path: Path, data: bytes, text: str, pf: str, sf: str) -> pl.Data
         return None
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
-    if b"\n\n" in body or body.startswith(b"\n") or _SURROGATE_ESCAPE.search(body) or _ASCII_ESCAPE.search(body):
+    if b"\n\n" in body or body.startswith(b"\n") or _UNSAFE_ESCAPE.search(body):
         return None
     eq_uses = 0
     for name in {pf, sf, EQUATION_FIELD}:
