@@ -8,13 +8,11 @@ exactly the training prompts.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from mathdata.errors import MathDataError
-from mathdata.prompts import PromptSpec
 
 # run.json and the checkpoint layouts belong to rundir; re-exported for callers of the old names
 from .rundir import RUN_FILE, RunInfo, read_run  # noqa: E402,F401

@@ -7,18 +7,22 @@ Prompts:
 - SQuAD: the contest's fixed reading-comprehension prompt (`squad_data.SQUAD_PROMPT`), fed as is, as the
   contest's evaluation did.
 
-Generation is greedy (MindFormers' `generate`, do_sample False). The model's maximum length is raised to
-fit the longest prompt plus the new tokens when the training seq_length is too short.
+Generation is greedy, batched by prompt length (`mathtrain.infer.generate_batch`: KV-cached on CPU, MindFormers'
+`use_past` generate on an Ascend card, built from the predict YAML of `predict_yaml.py`). The model's maximum
+length is raised to fit the longest prompt plus the new tokens when the training seq_length is too short.
 
-Outputs in OUT_DIR (all written atomically):
-  math_predictions.jsonl / squad_predictions.jsonl   {"id", "prediction"} -- readable by `mathtrain score`
+Outputs in OUT_DIR:
+  math_predictions.partial.jsonl / squad_predictions.partial.jsonl   appended per batch while generating
+  eval.progress.json                                                 the settings a --resume must match
+  math_predictions.jsonl / squad_predictions.jsonl   {"id", "prediction"} in input order, written atomically
+                                                     when the set is complete -- readable by `mathtrain score`
   math_scores.json / squad_scores.json               what `mathtrain score math|squad --json` writes
   eval.json                                          run, checkpoint, prompt used, settings, summaries
+The partial files and eval.progress.json are removed once eval.json is written.
 """
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
