@@ -316,3 +316,24 @@ def test_a_stopped_build_leaves_no_folders_it_made(tmp_path, capsys):
     before = snapshot(tmp_path)
     cli(capsys, *build_args(tmp_path / "a" / "b" / "o", "--no-top-up")).one_line_error("quotas not met")
     assert snapshot(tmp_path) == before
+
+
+def test_sigterm_mid_write_cleans_up_like_ctrl_c(tmp_path):
+    out = tmp_path / "o"
+    for _ in range(3):
+        proc = mathdata_proc(*build_args(out))
+        tmp = tmp_path / f".o.tmp-{proc.pid}"
+        caught = False
+        while proc.poll() is None:
+            if tmp.is_dir():
+                os.kill(proc.pid, signal.SIGTERM)
+                caught = True
+                break
+        _, err = proc.communicate()
+        if caught:
+            break
+        import shutil
+        shutil.rmtree(out)
+    assert caught, "the build was never caught writing"
+    assert proc.returncode == 130 and "Traceback" not in err.decode()
+    assert list(tmp_path.iterdir()) == []      # no output, no temporary folder, no lock file

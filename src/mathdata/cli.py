@@ -90,7 +90,13 @@ from . import commands_build  # noqa: E402,F401
 plain_help(app)
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM as Ctrl-C: temporary files and folders are removed, locks released
+
+
 def main() -> None:
+    import signal
+    signal.signal(signal.SIGTERM, _terminate)
     run_cli(app, "mathdata")
 
 
