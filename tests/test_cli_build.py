@@ -117,3 +117,22 @@ def test_synth_to_stdout(tmp_path, monkeypatch):
     assert result.exit_code == 0
     rows = [_json.loads(line) for line in result.output.splitlines()]
     assert [r["category"] for r in rows] == ["mean"] * 3 and not (tmp_path / "-").exists()
+
+
+def test_build_reads_a_headerless_tsv_by_position(tmp_path):
+    """MGSM-zh's TSV has no header row: build takes audit's reading options, and records them."""
+    quota = tmp_path / "q.toml"
+    quota.write_text("total = 3\n[quotas]\nword_problem = 3\n", encoding="utf-8")
+    src = FIXTURES / "corpora" / "mgsm_zh.tsv"
+    first = src.read_text(encoding="utf-8").splitlines()[0].split("\t")
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["build", str(src), "--no-header", "--quota", str(quota), "-o", str(out),
+                                      "--no-top-up", "-q"])
+    assert result.exit_code == 0, result.output
+    problems = [json.loads(line)["problem"] for line in (out / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(problems) == 3
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["reading"] == {"no_header": True}
+    # every line is a record: without --no-header the first problem would have been taken for column names
+    assert manifest["inputs"][0]["records"] == len(src.read_text(encoding="utf-8").splitlines())
+    assert first[0] in {json.loads(line)["problem"] for line in (out / "dropped.jsonl").read_text(encoding="utf-8").splitlines()} | set(problems)

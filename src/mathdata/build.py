@@ -223,6 +223,9 @@ class BuildOptions:
     overlap: float = OVERLAP
     workers: int = 2
     skip_bad: bool = False   # skip malformed input records (counted as the load stage's bad_record)
+    problem_field: str | None = None   # as audit's --problem-field / --solution-field / --no-header
+    solution_field: str | None = None
+    no_header: bool = False
 
     def check(self) -> "BuildOptions":
         """A checked copy; --round alone means --style plain (the real wording, rounded answers)."""
@@ -236,7 +239,13 @@ class BuildOptions:
         return {"top_up": self.top_up, "keep_english": self.keep_english, "keep_wrong": self.keep_wrong,
                 "keep_implausible": self.keep_implausible, "style": self.style, "round": self.round_to,
                 "prompt": self.prompt, "decontam": {"ngram": self.ngram, "overlap": self.overlap},
-                "skip_bad": self.skip_bad}
+                "skip_bad": self.skip_bad, **self._reading()}
+
+    def _reading(self) -> dict:
+        # only when set, so manifests of builds that read with the defaults stay as they were
+        read = {"problem_field": self.problem_field, "solution_field": self.solution_field,
+                "no_header": self.no_header or None}
+        return {"reading": {k: v for k, v in read.items() if v is not None}} if any(read.values()) else {}
 
 
 @dataclass
@@ -296,7 +305,8 @@ def build(inputs: list[Path | str], out_dir: Path | str, quota_path: Path | str,
     steps = Steps(STAGE_NAMES, quiet=quiet)
     with steps, folder.locked():
         with steps.step("load"):
-            loaded = read_records(list(inputs), skip_bad=opts.skip_bad)
+            loaded = read_records(list(inputs), opts.problem_field, opts.solution_field, skip_bad=opts.skip_bad,
+                                  no_header=opts.no_header)
             df = loaded.frame.with_row_index("_in")
             stages.append(StageStats("load", df.height + loaded.bad_lines, df.height,
                                      {"bad_record": loaded.bad_lines} if loaded.bad_lines else {}))

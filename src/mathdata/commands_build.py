@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .cli import QuietOpt, RulesOpt, app, write_json_output
+from .cli import NoHeaderOpt, ProblemFieldOpt, QuietOpt, RulesOpt, SolutionFieldOpt, app, write_json_output
 from .errors import MathDataError
 from .textsafe import plain
 
@@ -133,6 +133,9 @@ def build(
     overlap: float = typer.Option(0.8, "--overlap", help="Share of the shorter text's n-grams that marks contamination."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for answer verification."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip malformed input records (counted in the load stage as bad_record) instead of stopping."),
+    problem_field: Optional[str] = ProblemFieldOpt,
+    solution_field: Optional[str] = SolutionFieldOpt,
+    no_header: bool = NoHeaderOpt,
     rules: Optional[Path] = RulesOpt,
     quiet: bool = QuietOpt,
     json_out: Optional[str] = typer.Option(None, "--json", help="Write the build stats (manifest + timings) as JSON to FILE (- for stdout)."),
@@ -152,7 +155,8 @@ def build(
     opts = BuildOptions(seed=seed, top_up=top_up, excludes=tuple(exclude), keep_english=keep_english,
                         keep_wrong=keep_wrong, keep_implausible=keep_implausible, style=style, round_to=round_to,
                         prompt=prompt, rules_dir=rules, ngram=ngram, overlap=overlap, workers=workers,
-                        skip_bad=skip_bad)
+                        skip_bad=skip_bad, problem_field=problem_field, solution_field=solution_field,
+                        no_header=no_header)
     on_plan = None if quiet else (lambda plan: console.print(plan_table(plan)))
     try:
         result = run_build(inputs, out_dir, quota, opts, quiet=quiet, on_plan=on_plan)
