@@ -138,3 +138,41 @@ def test_step_clips_the_global_norm_at_1(tmp_path):
     assert float(global_norm.asnumpy()) == pytest.approx(norm, rel=1e-4)
     for p, b, g in zip(params, before, grads):
         np.testing.assert_allclose(p.asnumpy(), b - 0.1 * g.asnumpy() / norm, rtol=1e-4, atol=1e-6, err_msg=p.name)
+
+
+def test_cpu_overflow_check_is_a_tensor_the_production_wrapper_uses(tmp_path):
+    """The CPU replacement of the NPU float-status op returns a bool Tensor: MindFormers' MFTrainOneStepCell
+    with MindSpore's DynamicLossScaleUpdateCell (which cannot consume a Python bool) runs on CPU, skips the
+    update and halves the scale on an inf gradient, and updates normally otherwise."""
+    import mindspore as ms
+    from mindspore import nn
+
+    from mathtrain.runtime import set_context, use_output_dir
+    from mathtrain.train import build_step
+
+    use_output_dir(tmp_path / "mf")
+    set_context("cpu", "graph", 3)
+
+    class Net(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.w = ms.Parameter(ms.Tensor(np.ones((4, 4), np.float32)), name="w")
+
+        def construct(self, x):
+            return (ms.ops.matmul(x, self.w) ** 2).mean()
+
+    net = Net()
+    doc = {"optimizer": {"type": "SGD", "momentum": 0.0, "weight_decay": 0.0},
+           "lr_schedule": {"type": "CosineWithWarmUpLR", "learning_rate": 0.01, "lr_end": 0.01, "warmup_ratio": 0.0},
+           "runner_wrapper": {"type": "MFTrainOneStepCell", "use_clip_grad": True,
+                              "scale_sense": {"type": "DynamicLossScaleUpdateCell", "loss_scale_value": 1024,
+                                              "scale_factor": 2, "scale_window": 1000}}}
+    cell, _ = build_step(net, doc, total_steps=4)
+    cell.set_train(True)
+    w0 = net.w.asnumpy().copy()
+    out = cell(ms.Tensor(np.full((2, 4), np.inf, np.float32)))
+    assert isinstance(out[1], ms.Tensor) and bool(out[1].asnumpy()) is True
+    assert float(out[2].asnumpy()) == 512.0  # DynamicLossScaleUpdateCell halved the scale
+    np.testing.assert_array_equal(net.w.asnumpy(), w0)  # the overflowing step was skipped
+    out = cell(ms.Tensor(np.ones((2, 4), np.float32)))
+    assert bool(out[1].asnumpy()) is False and not np.array_equal(net.w.asnumpy(), w0)
