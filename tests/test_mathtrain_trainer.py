@@ -153,3 +153,33 @@ def test_killed_trainer_run_resumes_with_continuous_steps(trainer_run, tmp_path)
     assert all(n.startswith("tiny_lora_rank_0_1-") for n in resumed_names)
     log = (run / "train.log").read_text()
     assert f"resume from step {killed_at} (runner trainer)" in log and f"done: steps {killed_at}->{STEPS}" in log
+
+
+def test_checkpoint_names_mindformers_writes(tmp_path):
+    """rundir's one regex over every name CheckpointMonitor / ModelCheckpoint write, and the global step of
+    each: from the name (non-sink: (epoch - 1) x steps per epoch + step in epoch; sink_size 1: the epoch is the
+    step), from checkpoints/steps.json for resumed `_<n>` names; a resumed run's file wins over an older one."""
+    from mathtrain import rundir
+
+    m = rundir.CKPT_NAME_RE.match("llama3_8b_lora_rank_3_2-trainable_params-5_1.ckpt")
+    assert m.group("prefix", "rank", "restart", "kind", "epoch", "step") == ("llama3_8b_lora", "3", "2",
+                                                                               "trainable_params", "5", "1")
+    assert rundir.CKPT_NAME_RE.match("p_rank_0-network-2_8.safetensors").group("kind", "format") == ("network",
+                                                                                                    "safetensors")
+    assert rundir.CKPT_NAME_RE.match("p_step000016.ckpt") is None
+
+    run = tmp_path / "run"
+    folder = run / "checkpoints" / "checkpoint" / "rank_0"
+    folder.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"steps_per_epoch": 8}))
+    (run / "mindformers.yaml").write_text("runner_config: {sink_mode: false, sink_size: 1}\n")
+    for name in ("p_rank_0-1_8.ckpt", "p_rank_0-2_8.ckpt", "p_rank_0_1-2_8.ckpt", "p_rank_0_1-3_4.ckpt",
+                 ".p_rank_0-4_8.123.part.ckpt", ".p_rank_0-4_8.ckpt", "meta.json"):
+        (folder / name).write_bytes(b"")
+    rundir.record_steps(run, {"p_rank_*_1-2_8.ckpt": 16, "p_rank_*_1-3_4.ckpt": 20})
+    assert [(s, p.name) for s, p in rundir.lora_checkpoints(run)] == [
+        (8, "p_rank_0-1_8.ckpt"), (16, "p_rank_0_1-2_8.ckpt"), (20, "p_rank_0_1-3_4.ckpt")]
+    assert rundir.checkpoint_step(run, folder / "p_rank_0_1-3_4.ckpt") == 20
+    (run / "mindformers.yaml").write_text("runner_config: {sink_mode: true, sink_size: 1}\n")
+    (folder / "p_rank_0-40_1.ckpt").write_bytes(b"")
+    assert rundir.newest(run) == folder / "p_rank_0-40_1.ckpt"  # sink mode: the global step is in the name

@@ -233,7 +233,7 @@ def mf_checkpoints(run_dir: Path | str, rank: int = 0, kind: str = "checkpoint")
     found = []
     for path in folder.iterdir():
         m = CKPT_NAME_RE.match(path.name)
-        if not m or m.group("format") != "ckpt":
+        if not m or m.group("format") != "ckpt" or path.name.startswith("."):
             continue
         if (m.group("kind") or "") != ("trainable_params" if kind == "checkpoint_trainable" else ""):
             continue
@@ -246,8 +246,12 @@ def mf_checkpoints(run_dir: Path | str, rank: int = 0, kind: str = "checkpoint")
         if step is None:
             step = _step_in_file(path)
         if step is not None:
-            found.append((step, path))
-    return sorted(found)
+            found.append((step, int(m.group("restart") or 0), path))
+    # one file per step: a resumed run's (higher `_<n>`) over one a damaged or superseded earlier run left
+    newest = {}
+    for step, restart, path in sorted(found):
+        newest[step] = path
+    return sorted(newest.items())
 
 
 def loop_checkpoints(run_dir: Path | str) -> list[tuple[int, Path]]:
