@@ -6,57 +6,85 @@ beyond the kept one of each cluster); verification statuses count every record, 
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import polars as pl
 
 from . import __version__
 from .classify import classify
-from .dedup import find_duplicates, load_dedup_config
+from .dedup import DedupConfig, blocking_key_expr, find_duplicates, load_dedup_config
 from .io import read_records, sha256_file
 from .normalize import mask_numbers_expr
+from .pipeline import BY_KEY, GLOBAL, MAP, Stage, StageResult, result
 from .progress import Steps
-from .rules import load_rules
-from .verify import verify
+from .rules import Rules, load_rules
+from .verify import STATUSES, verify
 
 SCHEMA = "mathdata.audit/1"
-STATUSES = ("verified", "wrong", "implausible", "unverifiable")
 EXAMPLES = 8
 
 
-def annotate(paths, problem_field=None, solution_field=None, skip_bad=False, rules_dir=None,
-             steps: Steps | None = None, workers: int = 2, no_header: bool = False):
-    """Read, classify, verify and mark duplicates. Returns (frame, load result, dedup work stats)."""
-    steps = steps or Steps(["read"], quiet=True)
-    rules = load_rules(rules_dir)
-    cfg = load_dedup_config(rules_dir)
-    with steps.step("read"):
-        loaded = read_records(paths, problem_field, solution_field, skip_bad, no_header=no_header)
-    with steps.step("classify"):
-        df = classify(loaded.frame, rules)
-    with steps.step("verify"):
-        df = verify(df, rules, workers=workers)
+STEPS = ["read", "classify", "verify", "deduplicate", "summarise"]
+
+
+def _classify(df: pl.DataFrame, rules: Rules) -> StageResult:
+    return result("classify", classify(df, rules))
+
+
+def _verify(df: pl.DataFrame, rules: Rules, workers: int) -> StageResult:
+    return result("verify", verify(df, rules, workers=workers))
+
+
+def _deduplicate(df: pl.DataFrame, cfg: DedupConfig) -> StageResult:
+    """Mark (never drop) exact and near duplicates; verified records are the kept copies. `info` has the
+    near-dup work counts. Groups are numbered by the input position `_in`, so shards agree."""
     work: dict = {}
-    with steps.step("deduplicate"):
-        df = df.with_columns(_priority=pl.when(pl.col("status") == "verified").then(0).otherwise(1))
-        df = find_duplicates(df, cfg, priority="_priority", stats=work).drop("_priority")
-    return df, loaded, work, rules, cfg
+    df = df.with_columns(_priority=pl.when(pl.col("status") == "verified").then(0).otherwise(1))
+    df = find_duplicates(df, cfg, priority="_priority", stats=work, order="_in").drop("_priority")
+    return result("deduplicate", df, info=work)
+
+
+def _summarise(df: pl.DataFrame, category_order: tuple[str, ...]) -> StageResult:
+    """The stats dict (`summarise`) as the stage's info; every row is kept."""
+    return result("summarise", df, info=summarise(df, category_order))
+
+
+def audit_stages(rules: Rules, cfg: DedupConfig, workers: int = 2) -> list[Stage]:
+    """classify, verify, deduplicate (marks only), summarise (the stats dict, as the stage's info)."""
+    return [
+        Stage("classify", partial(_classify, rules=rules), MAP, needs=("problem",)),
+        Stage("verify", partial(_verify, rules=rules, workers=workers), MAP, needs=("norm", "template", "solution")),
+        Stage("deduplicate", partial(_deduplicate, cfg=cfg), BY_KEY, needs=("_in", "norm", "status"),
+              key=blocking_key_expr(pl.col("norm"))),
+        Stage("summarise", partial(_summarise, category_order=tuple(rules.categories)), GLOBAL,
+              needs=("exact_dup", "near_dup")),
+    ]
 
 
 def audit(paths, problem_field=None, solution_field=None, skip_bad=False, rules_dir=None,
-          quiet=False, workers: int = 2, no_header: bool = False) -> dict:
-    steps = Steps(["read", "classify", "verify", "deduplicate", "summarise"], quiet=quiet)
+          quiet=False, workers: int = 2, no_header: bool = False, engine: str = "local",
+          ray_address: str | None = None) -> dict:
+    from .build import runner   # the runner for --engine (local or ray)
+    run = runner(engine, ray_address)
+    steps = Steps(STEPS, quiet=quiet)
+    rules = load_rules(rules_dir)
+    cfg = load_dedup_config(rules_dir)
     with steps:
-        df, loaded, work, rules, cfg = annotate(paths, problem_field, solution_field, skip_bad, rules_dir,
-                                                steps, workers, no_header)
-        with steps.step("summarise"):
-            stats = summarise(df, rules.categories)
+        with steps.step("read"):
+            loaded = read_records(paths, problem_field, solution_field, skip_bad, no_header=no_header)
+            df = loaded.frame.with_row_index("_in")
+            counts = dict(df.group_by("source").len().iter_rows())
+        res = run(audit_stages(rules, cfg, workers), df, steps)
+    del df
+    stats = res.info["summarise"]
+    work = res.info.get("deduplicate", {})
     stats.update({
         "bad_lines": loaded.bad_lines,
         "bad_examples": loaded.bad_examples,
         "inputs": [{"path": str(p), "sha256": loaded.sha256.get(str(p)) or sha256_file(p), "fields": loaded.fields.get(str(p)),
-                    "records": int(df.filter(pl.col("source") == str(p)).height)} for p in map(Path, paths)],
-        "dedup_config": cfg.to_dict() | {"distinguishing_words": list(cfg.distinguishing_words)},
+                    "records": int(counts.get(str(p), 0))} for p in map(Path, paths)],
+        "dedup_config": cfg.to_dict(),
         "dedup_work": work,
         # near-duplicate texts whose labelled answers differ: never merged, reported here
         "near_conflicting_labels": work.get("conflicting_labels", 0),

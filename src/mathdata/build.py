@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -32,12 +33,15 @@ import polars as pl
 from . import __version__
 from .classify import classify
 from .decontam import NGRAM, OVERLAP, EvalIndex, decontaminate, load_eval_sets
-from .dedup import find_duplicates, load_dedup_config
+from .dedup import DedupConfig, blocking_key_expr, find_duplicates, load_dedup_config
+from .dedup.exact import mark_exact, order_columns
+from .dedup.minhash import near_clusters
 from .errors import MathDataError
 from .io import read_records, sha256_file
 from .canonical import canonical_frame
-from .normalize import is_canonical_expr, normalize_series
+from .normalize import is_canonical_expr
 from .outputs import BuildFolder
+from .pipeline import BY_KEY, GLOBAL, MAP, Stage, StageResult, StageStats, result, run_local, split
 from .progress import Steps
 from .prompts import PromptSpec, load_prompts
 from .quota import PlanRow, QuotaTable, load_quotas, make_plan, sample, shortfall_error, top_up
@@ -52,142 +56,198 @@ STAGE_NAMES = ["load", "normalise", "english", "answers", "exact_dedup", "near_d
                "quota", "top_up", "style", "canonical", "shuffle", "write"]
 RULE_FILES = ("templates.toml", "categories.toml", "prompts.toml", "dedup.toml", "numerals.toml", "units.toml")
 DROPPED_COLUMNS = ["source", "line", "id", "category", "problem", "solution", "reason", "detail"]
-
-
-# --- stage plumbing -----------------------------------------------------------------------------------
-
-@dataclass
-class StageStats:
-    """Records in, out, dropped by reason, added (top-up). Mergeable: shards of one stage add up."""
-    name: str
-    records_in: int = 0
-    records_out: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    added: int = 0
-
-    def __add__(self, other: "StageStats") -> "StageStats":
-        if other.name != self.name:
-            raise ValueError(f"cannot merge stage stats {self.name!r} and {other.name!r}")
-        reasons = dict(self.dropped)
-        for k, v in other.dropped.items():
-            reasons[k] = reasons.get(k, 0) + v
-        return StageStats(self.name, self.records_in + other.records_in, self.records_out + other.records_out,
-                          dict(sorted(reasons.items())), self.added + other.added)
-
-    def to_dict(self) -> dict:
-        return {"stage": self.name, "in": self.records_in, "out": self.records_out,
-                "dropped": dict(sorted(self.dropped.items())), "added": self.added}
-
-
-@dataclass
-class StageResult:
-    kept: pl.DataFrame
-    dropped: pl.DataFrame      # the removed rows, with `drop_reason` (and `drop_detail` when known)
-    stats: StageStats
-
-
-def _result(name: str, kept: pl.DataFrame, dropped: pl.DataFrame, added: int = 0) -> StageResult:
-    counts = {}
-    if dropped.height:
-        counts = {r: n for r, n in dropped.group_by("drop_reason").len().sort("drop_reason").iter_rows()}
-    return StageResult(kept, dropped, StageStats(name, kept.height + dropped.height - added, kept.height, counts, added))
-
-
-def _split(df: pl.DataFrame, drop: pl.Expr, reason: pl.Expr | str, name: str,
-           detail: pl.Expr | None = None) -> StageResult:
-    reason = pl.lit(reason) if isinstance(reason, str) else reason
-    flagged = df.with_columns(_drop=drop.fill_null(False))
-    dropped = flagged.filter(pl.col("_drop")).drop("_drop").with_columns(drop_reason=reason)
-    if detail is not None:
-        dropped = dropped.with_columns(drop_detail=detail)
-    return _result(name, flagged.filter(~pl.col("_drop")).drop("_drop"), dropped)
+ENGINES = ("local", "ray")
+__all__ = ["BuildOptions", "BuildResult", "StageResult", "StageStats", "build", "clean_stages", "fill_stages",
+           "quota_stage"]
 
 
 # --- the stages ---------------------------------------------------------------------------------------
+# Each is a pure function over a polars frame returning a pipeline.StageResult; `clean_stages`,
+# `quota_stage` and `fill_stages` declare them (kind, needed columns, drop reasons) for a runner.
 
-def stage_normalise(df: pl.DataFrame, rules: Rules) -> StageResult:
-    """Add norm, template, category (classify) and id (hash of the normalised problem)."""
+def stage_classify(df: pl.DataFrame, rules: Rules) -> StageResult:
+    """Add norm, template, category (classify) and id (hash of the normalised problem). Its stage
+    name is `normalise`, as the manifest has always called it."""
     df = classify(df, rules)
     uniq = df.select(pl.col("norm").unique(maintain_order=True))
     uniq = uniq.with_columns(id=pl.Series([record_id(n) for n in uniq["norm"].to_list()], dtype=pl.String))
-    df = df.join(uniq, on="norm", how="left", maintain_order="left")
-    return _result("normalise", df, df.head(0).with_columns(drop_reason=pl.lit("", dtype=pl.String)))
+    return result("normalise", df.join(uniq, on="norm", how="left", maintain_order="left"))
 
 
 def stage_english(df: pl.DataFrame, keep_english: bool) -> StageResult:
-    return _split(df, pl.lit(not keep_english) & (pl.col("category") == "english"), "english", "english")
+    return split(df, pl.lit(not keep_english) & (pl.col("category") == "english"), "english", "english")
 
 
 def stage_answers(df: pl.DataFrame, rules: Rules, keep_wrong: bool = False, keep_implausible: bool = False,
                   workers: int = 1) -> StageResult:
-    """Verify template records; drop wrong, implausible and undefined answers (unless kept)."""
+    """Verify template records; drop wrong, implausible and undefined answers (unless kept). The reason
+    is the record's status (verify.STATUSES), the detail its verification reason."""
     df = verify(df, rules, workers=workers)
     status = pl.col("status")
     drop = (((status == "wrong") & pl.lit(not keep_wrong))
             | ((status == "implausible") & pl.lit(not keep_implausible))
             | ((status == "unverifiable") & pl.col("template").is_not_null()))
-    return _split(df, drop, status, "answers", detail=pl.col("reason"))
+    return split(df, drop, status, "answers", detail=pl.col("reason"))
 
 
-def mark_duplicates(df: pl.DataFrame, rules_dir=None) -> pl.DataFrame:
-    """Mark exact and near duplicates. Kept first: verified records, then (among those) records whose
+PRIORITY = "dedup_priority"
+
+
+def dedup_priority(df: pl.DataFrame) -> pl.Expr:
+    """Which copy a dedup keeps (lowest first): verified records, then (among those) records whose
     problem is already in canonical form, then input order."""
-    cfg = load_dedup_config(rules_dir)
-    # one vectorised pass over the problems (the solutions of exact copies are rewritten anyway)
     canonical = is_canonical_expr(pl.col("problem")) if "problem" in df.columns else pl.lit(True)
-    df = df.with_columns(_priority=pl.when(pl.col("status") == "verified").then(0).otherwise(2)
-                         + pl.when(canonical).then(0).otherwise(1))
-    return find_duplicates(df, cfg, priority="_priority").drop("_priority")
+    return (pl.when(pl.col("status") == "verified").then(0).otherwise(2)
+            + pl.when(canonical).then(0).otherwise(1))
+
+
+def mark_duplicates(df: pl.DataFrame, cfg: DedupConfig) -> pl.DataFrame:
+    """Mark exact and near duplicates in one pass (dedup.find_duplicates) with the build's priority."""
+    return find_duplicates(df.with_columns(_priority=dedup_priority(df)), cfg, priority="_priority").drop("_priority")
 
 
 def stage_exact_dedup(df: pl.DataFrame) -> StageResult:
-    """Needs `exact_dup` (mark_duplicates). A copy's detail is its kept record's id (the same id)."""
-    return _split(df, pl.col("exact_dup"), "exact_duplicate", "exact_dedup", detail=pl.concat_str(pl.lit("of "), pl.col("id")))
+    """Drop exact copies: the same normalised problem. The kept copy has the lowest `dedup_priority`
+    (kept as a column for near_dedup). A copy's detail is `of <id>` with the kept record's id, which is
+    its own id too, since an id hashes the normalised problem."""
+    marked = mark_exact(df.with_row_index("_row").with_columns(dedup_priority(df).alias(PRIORITY)), PRIORITY)
+    res = split(marked, pl.col("exact_dup"), "exact_duplicate", "exact_dedup",
+                detail=pl.concat_str(pl.lit("of "), pl.col("id")))
+    helper = ["_row", "exact_group", "exact_dup"]
+    return result("exact_dedup", res.kept.drop(helper), res.dropped.drop(helper))
 
 
-def stage_near_dedup(df: pl.DataFrame) -> StageResult:
-    """Needs `near_dup`/`near_group` (mark_duplicates); detail names the kept record's id."""
-    kept_id = df.filter(~pl.col("near_dup")).group_by("near_group").agg(_kept=pl.col("id").first())
-    df = df.join(kept_id, on="near_group", how="left", maintain_order="left")
-    res = _split(df, pl.col("near_dup"), "near_duplicate", "near_dedup", detail=pl.concat_str(pl.lit("of "), pl.col("_kept")))
-    return StageResult(res.kept.drop("_kept"), res.dropped.drop("_kept"), res.stats)
+def stage_near_dedup(df: pl.DataFrame, cfg: DedupConfig) -> StageResult:
+    """Drop number-aware near duplicates among exact-unique records (dedup.near_clusters); the detail
+    names the kept record's id. Needs `dedup_priority` (exact_dedup)."""
+    df = df.with_row_index("_row")
+    reps = df.sort(order_columns(df, PRIORITY))
+    roots, work = near_clusters(reps, cfg)
+    roots = pl.Series(roots, dtype=pl.Int64)
+    reps = reps.select("_row", _near=roots != pl.int_range(reps.height, eager=True),
+                       _kept=reps["id"].gather(roots))
+    df = df.join(reps, on="_row", how="left", maintain_order="left").drop("_row", PRIORITY)
+    res = split(df, pl.col("_near"), "near_duplicate", "near_dedup", detail=pl.concat_str(pl.lit("of "), pl.col("_kept")))
+    return result("near_dedup", res.kept.drop("_near", "_kept"), res.dropped.drop("_near", "_kept"), info=work)
 
 
 def stage_decontaminate(df: pl.DataFrame, index: EvalIndex | None) -> StageResult:
     if index is None or not len(index):
-        return _result("decontaminate", df, df.head(0).with_columns(drop_reason=pl.lit("", dtype=pl.String)))
+        return result("decontaminate", df)
     kept, dropped = decontaminate(df, index)
-    return _result("decontaminate", kept, dropped)
+    return result("decontaminate", kept, dropped)
 
 
 def stage_quota(df: pl.DataFrame, table: QuotaTable, seed: int) -> StageResult:
+    """Keep each quota's `count` records of lowest rank hash(seed, id); `info` has the unique, clean
+    records available per category (for the plan)."""
+    available = dict(df.group_by("category").len().iter_rows())
     kept, dropped = sample(df, table, seed)
-    return _result("quota", kept, dropped)
+    return result("quota", kept, dropped, info={"available": available})
 
 
 def stage_style(df: pl.DataFrame, rules: Rules, style: str | None, round_to: int | None) -> StageResult:
     """Rewrite the solutions of template records in `style` (plain: the real wording) with `round_to`."""
     if style is None:
-        return _result("style", df, df.head(0).with_columns(drop_reason=pl.lit("", dtype=pl.String)))
+        return result("style", df)
     templates = {t.name: t for t in rules.templates}
     solutions = [rewrite_solution(templates[t], n, style, round_to) or s if t is not None else s
                  for t, n, s in df.select("template", "norm", "solution").iter_rows()]
-    df = df.with_columns(solution=pl.Series(solutions, dtype=pl.String))
-    return _result("style", df, df.head(0).with_columns(drop_reason=pl.lit("", dtype=pl.String)))
+    return result("style", df.with_columns(solution=pl.Series(solutions, dtype=pl.String)))
 
 
-def stage_canonical(df: pl.DataFrame, rules: Rules) -> tuple[StageResult, dict]:
-    """Write every kept record's problem and solution in canonical form (canonical.py); returns the
-    stage result and the manifest's `canonical` entry (scheme and how many texts were rewritten)."""
+def stage_canonical(df: pl.DataFrame, rules: Rules) -> StageResult:
+    """Write every kept record's problem and solution in canonical form (canonical.py); `info` is the
+    manifest's `canonical` entry (scheme and how many texts were rewritten)."""
     df, info = canonical_frame(df, rules)
-    return _result("canonical", df, df.head(0).with_columns(drop_reason=pl.lit("", dtype=pl.String))), info
+    return result("canonical", df, info=info)
 
 
-def shuffle(df: pl.DataFrame, seed: int) -> pl.DataFrame:
+def stage_shuffle(df: pl.DataFrame, seed: int) -> StageResult:
     """A seeded order that depends only on the records' ids, not on the input order."""
     prefix = f"shuffle:{seed}:".encode()
     keys = [hashlib.blake2b(prefix + i.encode(), digest_size=8).digest() for i in df["id"].to_list()]
-    return df.with_columns(_k=pl.Series(keys, dtype=pl.Binary)).sort("_k").drop("_k")
+    return result("shuffle", df.with_columns(_k=pl.Series(keys, dtype=pl.Binary)).sort("_k").drop("_k"))
+
+
+def stage_top_up(df: pl.DataFrame, plan: tuple[PlanRow, ...], exclude: frozenset[str], rules: Rules, cfg: DedupConfig,
+                 seed: int, index: EvalIndex | None) -> StageResult:
+    """Fill each quota's shortfall (plan rows' `top_up`) from the generator, never repeating a problem
+    in `exclude` (every input problem, normalised). The made records are checked against the kept
+    ones with the same duplicate finder -- on the kept records that share a blocking key with them,
+    which is where a duplicate of theirs can be -- and replaced if flagged (they never are in
+    practice). `info["generated"]`: records made per quota."""
+    before = df.height
+    generated = {r.quota: 0 for r in plan}
+    if not any(r.top_up > 0 for r in plan):
+        return result("top_up", df, info={"generated": generated})
+    exclude = set(exclude)   # grows with what is made; the caller's set is not changed
+    check = index.check_norms if index is not None and len(index) else None
+    settings = SynthSettings(split="train")
+    pending = [replace(r) for r in plan]
+    quota_of = {c: r.quota for r in plan for c in r.categories}
+    cols = ["id", "norm", "template", "category", "status"]
+    key = blocking_key_expr(pl.col("norm"))
+    kept = df.select(cols).with_columns(_key=key)
+    made_frames = []
+    # a round replaces what the duplicate check removed; five is ample: it never removes any in practice
+    for _ in range(5):
+        made = top_up(pending, rules, seed, exclude, check, settings)
+        if made.height == 0:
+            break
+        made = made.with_columns(source=pl.lit("generated"), line=pl.lit(None, dtype=pl.Int64),
+                                 status=pl.lit("verified"), reason=pl.lit("verified"))
+        near = kept.join(made.select(_key=key).unique(), on="_key", how="semi", maintain_order="left").drop("_key")
+        combined = pl.concat([near, *[m.select(cols) for m in made_frames], made.select(cols)], how="vertical_relaxed")
+        marked = mark_duplicates(combined, cfg).tail(made.height)
+        made = made.filter(~(marked["exact_dup"] | marked["near_dup"]))
+        made_frames.append(made)
+        for cat, n in made.group_by("category").len().iter_rows():
+            generated[quota_of[cat]] += n
+        pending = [replace(r, top_up=r.top_up - generated[r.quota], generated=0) for r in plan]
+        if all(r.top_up <= 0 for r in pending):
+            break
+    if any(r.top_up > 0 for r in pending):
+        raise MathDataError("top-up could not make enough distinct, uncontaminated problems",
+                            "lower the quotas or widen the templates' number ranges")
+    out = pl.concat([df, *made_frames], how="diagonal_relaxed")
+    return result("top_up", out, added=out.height - before, info={"generated": generated})
+
+
+def clean_stages(rules: Rules, opts: "BuildOptions", cfg: DedupConfig, index: EvalIndex | None) -> list[Stage]:
+    """The stages before the quota: normalise, english, answers, exact_dedup, near_dedup, decontaminate."""
+    return [
+        Stage("normalise", partial(stage_classify, rules=rules), MAP, needs=("problem",)),
+        Stage("english", partial(stage_english, keep_english=opts.keep_english), MAP, needs=("category",),
+              reasons=("english",)),
+        Stage("answers", partial(stage_answers, rules=rules, keep_wrong=opts.keep_wrong,
+                                 keep_implausible=opts.keep_implausible, workers=opts.workers), MAP,
+              needs=("norm", "template", "solution"), reasons=None),
+        Stage("exact_dedup", stage_exact_dedup, BY_KEY, needs=("norm", "id", "status"), reasons=("exact_duplicate",),
+              key="norm"),
+        Stage("near_dedup", partial(stage_near_dedup, cfg=cfg), BY_KEY, needs=("norm", "id", PRIORITY),
+              reasons=("near_duplicate",), key=blocking_key_expr(pl.col("norm"))),
+        Stage("decontaminate", partial(stage_decontaminate, index=index), MAP, needs=("norm",),
+              reasons=("eval_exact", "eval_ngram")),
+    ]
+
+
+def quota_stage(table: QuotaTable, seed: int) -> Stage:
+    return Stage("quota", partial(stage_quota, table=table, seed=seed), GLOBAL, needs=("id", "category"),
+                 reasons=("no_quota", "over_quota"))
+
+
+def fill_stages(plan: list[PlanRow], exclude: frozenset[str], rules: Rules, opts: "BuildOptions", cfg: DedupConfig,
+                index: EvalIndex | None) -> list[Stage]:
+    """The stages after the quota: top_up, style, canonical, shuffle."""
+    return [
+        Stage("top_up", partial(stage_top_up, plan=tuple(plan), exclude=exclude, rules=rules, cfg=cfg, seed=opts.seed,
+                                index=index), GLOBAL, needs=("norm", "category")),
+        Stage("style", partial(stage_style, rules=rules, style=opts.style, round_to=opts.round_to), MAP,
+              needs=("template", "norm", "solution")),
+        Stage("canonical", partial(stage_canonical, rules=rules), MAP, needs=("template", "norm", "problem", "solution")),
+        Stage("shuffle", partial(stage_shuffle, seed=opts.seed), GLOBAL, needs=("id",)),
+    ]
 
 
 # --- outputs ------------------------------------------------------------------------------------------
@@ -207,7 +267,7 @@ def write_outputs(folder: Path, train: pl.DataFrame, dropped: pl.DataFrame, spec
 
 # --- the build ----------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(frozen=True)
 class BuildOptions:
     seed: int = 0
     top_up: bool = True
@@ -226,6 +286,8 @@ class BuildOptions:
     problem_field: str | None = None   # as audit's --problem-field / --solution-field / --no-header
     solution_field: str | None = None
     no_header: bool = False
+    engine: str = "local"    # the runner (ENGINES); not in the manifest: every engine writes the same outputs
+    ray_address: str | None = None
 
     def check(self) -> "BuildOptions":
         """A checked copy; --round alone means --style plain (the real wording, rounded answers)."""
@@ -233,6 +295,8 @@ class BuildOptions:
         if opts.style is not None and opts.style not in STYLES:
             raise MathDataError(f"--style {opts.style!r}: unknown", f"valid: {', '.join(STYLES)}")
         check_round(opts.round_to)
+        if opts.engine not in ENGINES:
+            raise MathDataError(f"--engine {opts.engine!r}: unknown", f"valid: {', '.join(ENGINES)}")
         return opts
 
     def to_dict(self) -> dict:
@@ -278,7 +342,7 @@ def _dropped_frame(parts: list[pl.DataFrame]) -> pl.DataFrame:
 def build(inputs: list[Path | str], out_dir: Path | str, quota_path: Path | str, options: BuildOptions = BuildOptions(),
           quiet: bool = True, on_plan: Callable[[list[PlanRow]], None] | None = None) -> BuildResult:
     """Run every stage and write OUTDIR. `on_plan` sees the plan table before anything is written
-    (also when the build then stops for a shortfall)."""
+    (also when the build then stops for a shortfall). `options.engine` picks the runner."""
     opts = options.check()
     out_dir = Path(out_dir)
     if not inputs:
@@ -289,18 +353,10 @@ def build(inputs: list[Path | str], out_dir: Path | str, quota_path: Path | str,
     if opts.prompt not in prompts:
         raise MathDataError(f"--prompt {opts.prompt!r}: unknown", f"valid: {', '.join(prompts)} (rules/prompts.toml)")
     spec = prompts[opts.prompt]
-    load_dedup_config(opts.rules_dir)
+    cfg = load_dedup_config(opts.rules_dir)
     index = load_eval_sets(list(opts.excludes), opts.ngram, opts.overlap) if opts.excludes else None
     folder = BuildFolder(out_dir, [*inputs, quota_path, *opts.excludes, rules.directory], OUTPUT_FILES)
-
-    stages: list[StageStats] = []
-    dropped: list[pl.DataFrame] = []
-
-    def run(res: StageResult) -> pl.DataFrame:
-        stages.append(res.stats)
-        if res.dropped.height:
-            dropped.append(res.dropped)
-        return res.kept
+    run = runner(opts.engine, opts.ray_address)
 
     steps = Steps(STAGE_NAMES, quiet=quiet)
     with steps, folder.locked():
@@ -308,102 +364,62 @@ def build(inputs: list[Path | str], out_dir: Path | str, quota_path: Path | str,
             loaded = read_records(list(inputs), opts.problem_field, opts.solution_field, skip_bad=opts.skip_bad,
                                   no_header=opts.no_header)
             df = loaded.frame.with_row_index("_in")
-            stages.append(StageStats("load", df.height + loaded.bad_lines, df.height,
-                                     {"bad_record": loaded.bad_lines} if loaded.bad_lines else {}))
-        with steps.step("normalise"):
-            df = run(stage_normalise(df, rules))
-        with steps.step("english"):
-            df = run(stage_english(df, opts.keep_english))
-        with steps.step("answers"):
-            df = run(stage_answers(df, rules, opts.keep_wrong, opts.keep_implausible, opts.workers))
-        with steps.step("exact_dedup"):
-            df = mark_duplicates(df, opts.rules_dir)
-            df = run(stage_exact_dedup(df))
-        with steps.step("near_dedup"):
-            df = run(stage_near_dedup(df))
-        with steps.step("decontaminate"):
-            df = run(stage_decontaminate(df, index))
-        available = dict(df.group_by("category").len().iter_rows())
-        with steps.step("quota"):
-            df = run(stage_quota(df, table, opts.seed))
-        plan = make_plan(table, available, rules)
+            load = StageStats("load", df.height + loaded.bad_lines, df.height,
+                              {"bad_record": loaded.bad_lines} if loaded.bad_lines else {})
+            inputs_block = _inputs_block(inputs, loaded)
+            del loaded
+        front = run([*clean_stages(rules, opts, cfg, index), quota_stage(table, opts.seed)], df, steps)
+        del df
+        plan = make_plan(table, front.info["quota"]["available"], rules)
         if on_plan:
             on_plan(plan)
         err = shortfall_error(plan, opts.top_up)
         if err:
             raise err
-        with steps.step("top_up"):
-            df = _top_up(df, loaded.frame, plan, rules, opts, index, stages)
-        with steps.step("style"):
-            df = run(stage_style(df, rules, opts.style, opts.round_to))
-        with steps.step("canonical"):
-            res, canonical_info = stage_canonical(df, rules)
-            df = run(res)
-        with steps.step("shuffle"):
-            df = shuffle(df, opts.seed)
-            stages.append(StageStats("shuffle", df.height, df.height))
+        # every input problem (kept or dropped), normalised: top-up never repeats one
+        exclude = frozenset(pl.concat([front.frame["norm"], *[d["norm"] for d in front.dropped]]).unique().to_list()) \
+            if any(r.top_up > 0 for r in plan) else frozenset()
+        back = run(fill_stages(plan, exclude, rules, opts, cfg, index), front.frame, steps)
+        generated = back.info["top_up"]["generated"]
+        plan = [replace(r, generated=generated[r.quota]) for r in plan]
+        stages = [load, *front.stats, *back.stats]
+        df = back.frame
         with steps.step("write"):
-            drops = _dropped_frame(dropped)
-            manifest = _manifest(inputs, loaded, rules, table, quota_path, opts, spec, index, plan, stages, df,
-                                 canonical_info)
+            drops = _dropped_frame(front.dropped + back.dropped)
+            manifest = _manifest(inputs_block, rules, table, opts, spec, index, plan, stages, df,
+                                 back.info["canonical"], cfg)
             with folder.staging() as tmp:
-                manifest["outputs"] = write_outputs(tmp, df, drops, spec)
+                outputs = write_outputs(tmp, df, drops, spec)
+                manifest = {**manifest, "outputs": outputs}
                 (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
                                                    encoding="utf-8")
     return BuildResult(out_dir, manifest, plan, stages, steps.timings)
 
 
-def _top_up(df: pl.DataFrame, raw: pl.DataFrame, plan: list[PlanRow], rules: Rules, opts: BuildOptions,
-            index: EvalIndex | None, stages: list[StageStats]) -> pl.DataFrame:
-    """Fill each quota's shortfall from the generator; the made records are checked against the kept
-    ones with the same duplicate finder, and replaced if flagged (they never are in practice)."""
-    before = df.height
-    if not any(r.top_up > 0 for r in plan):
-        stages.append(StageStats("top_up", before, before))
-        return df
-    # never repeat any input problem (kept or dropped) nor one made in an earlier round
-    exclude = set(normalize_series(raw["problem"]).to_list())
-    check = index.check_norms if index is not None and len(index) else None
-    settings = SynthSettings(split="train")
-    pending = [PlanRow(r.quota, r.categories, r.wanted, r.available, r.taken, r.top_up, r.generatable) for r in plan]
-    made_frames, generated = [], {r.quota: 0 for r in plan}
-    for _ in range(5):
-        made = top_up(pending, rules, opts.seed, exclude, check, settings)
-        if made.height == 0:
-            break
-        made = made.with_columns(source=pl.lit("generated"), line=pl.lit(None, dtype=pl.Int64),
-                                 status=pl.lit("verified"), reason=pl.lit("verified"))
-        combined = pl.concat([df.select("id", "norm", "template", "category", "status"),
-                              *[m.select("id", "norm", "template", "category", "status") for m in made_frames],
-                              made.select("id", "norm", "template", "category", "status")], how="vertical_relaxed")
-        marked = mark_duplicates(combined, opts.rules_dir).tail(made.height)
-        bad = marked["exact_dup"] | marked["near_dup"]
-        made = made.filter(~bad)
-        made_frames.append(made)
-        quota_of = {c: r.quota for r in plan for c in r.categories}
-        for cat, n in made.group_by("category").len().iter_rows():
-            generated[quota_of[cat]] += n
-        pending = [PlanRow(r.quota, r.categories, r.wanted, r.available, r.taken, r.top_up - generated[r.quota],
-                           r.generatable) for r in plan]
-        if all(r.top_up <= 0 for r in pending):
-            break
-    for r in plan:
-        r.generated = generated[r.quota]
-    if any(r.top_up > 0 for r in pending):
-        raise MathDataError("top-up could not make enough distinct, uncontaminated problems",
-                            "lower the quotas or widen the templates' number ranges")
-    out = pl.concat([df, *made_frames], how="diagonal_relaxed")
-    stages.append(StageStats("top_up", before, out.height, {}, out.height - before))
-    return out
+def runner(engine: str, address: str | None = None):
+    """`(stages, frame, steps) -> RunResult` for `--engine local|ray`."""
+    if engine == "local":
+        return run_local
+    if engine == "ray":
+        from .ray_runner import run_ray
+        return partial(run_ray, address=address)
+    raise MathDataError(f"--engine {engine!r}: unknown", f"valid: {', '.join(ENGINES)}")
+
+
+def _inputs_block(inputs, loaded) -> list[dict]:
+    """The manifest's `inputs`: each file's path, the sha256 of the bytes read and its record count."""
+    counts = dict(loaded.frame.group_by("source").len().iter_rows())
+    return [{"path": str(p), "sha256": loaded.sha256.get(str(p)) or sha256_file(p), "records": int(counts.get(str(p), 0))}
+            for p in map(Path, inputs)]
 
 
 def _file_hash(path: Path) -> str | None:
     return sha256_file(path) if path.is_file() else None
 
 
-def _manifest(inputs, loaded, rules: Rules, table: QuotaTable, quota_path, opts: BuildOptions, spec: PromptSpec,
+def _manifest(inputs: list[dict], rules: Rules, table: QuotaTable, opts: BuildOptions, spec: PromptSpec,
               index: EvalIndex | None, plan: list[PlanRow], stages: list[StageStats], df: pl.DataFrame,
-              canonical: dict) -> dict:
+              canonical: dict, cfg: DedupConfig) -> dict:
     counts = df.group_by("category", (pl.col("source") == "generated").alias("gen")).len()
     per: dict[str, dict] = {}
     for cat, gen, n in counts.iter_rows():
@@ -411,21 +427,18 @@ def _manifest(inputs, loaded, rules: Rules, table: QuotaTable, quota_path, opts:
         entry["generated" if gen else "real"] += n
         entry["total"] += n
     order = [c for c in rules.categories if c in per] + sorted(set(per) - set(rules.categories))
-    frame = loaded.frame
     return {
         "schema": SCHEMA,
         "tool": "mathdata",
         "tool_version": __version__,
         "seed": opts.seed,
-        "inputs": [{"path": str(p), "sha256": loaded.sha256.get(str(p)) or sha256_file(p),
-                    "records": int(frame.filter(pl.col("source") == str(p)).height)} for p in map(Path, inputs)],
+        "inputs": inputs,
         "excludes": index.settings()["sources"] if index is not None else [],
         "rules": {"dir": str(rules.directory),
                   "files": {name: _file_hash(Path(rules.directory) / name) for name in RULE_FILES}},
         "quota": {**table.to_dict(), "sha256": table.sha256},
         "settings": opts.to_dict(),
-        "dedup_config": load_dedup_config(opts.rules_dir).to_dict() | {
-            "distinguishing_words": list(load_dedup_config(opts.rules_dir).distinguishing_words)},
+        "dedup_config": cfg.to_dict(),
         "prompt": spec.to_dict(),
         "plan": [r.to_dict() for r in plan],
         "stages": [s.to_dict() for s in stages],

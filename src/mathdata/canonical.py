@@ -76,12 +76,12 @@ class TemplateCanon:
     def render(self, norm_problem: str, solution: str) -> tuple[str, str] | None:
         """(problem, solution) in canonical form, or None if the problem does not match."""
         t = self.template
-        m = t.problem_re().match(norm_problem)
+        m = t.problem_pattern.match(norm_problem)
         if m is None:
             return None
         texts = {s.name: slot_text(s.kind, m.group(s.name)) for s in t.slots}
         problem = _fill(t.problem, texts)
-        sm = t.solution_re().match(normalize_text(solution))
+        sm = t.solution_pattern.match(normalize_text(solution))
         if sm is not None and all(_same_number(v, m.group(k)) for k, v in sm.groupdict().items() if k in texts):
             solution = _fill(t.solution, {**texts, "answer": sm.group("answer")})
         else:

@@ -1,7 +1,7 @@
 """`mathdata synth` and `mathdata build`: thin commands over mathdata.synth and mathdata.build.
 
-Registered on the `app` of mathdata.cli (cli.py imports this module). The terminal report is
-rendered here from the build's stats; nothing is computed in the renderer.
+Registered on mathdata.app's `app` (cli.py imports this module). The terminal report is rendered
+here from the build's stats; nothing is computed in the renderer.
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .cli import NoHeaderOpt, ProblemFieldOpt, QuietOpt, RulesOpt, SolutionFieldOpt, app, write_json_output
+from .app import EngineOpt, NoHeaderOpt, ProblemFieldOpt, QuietOpt, RayAddressOpt, RulesOpt, SolutionFieldOpt, app
+from .cli_output import emit_json
 from .errors import MathDataError
 from .textsafe import plain
 
@@ -137,6 +138,8 @@ def build(
     solution_field: Optional[str] = SolutionFieldOpt,
     no_header: bool = NoHeaderOpt,
     rules: Optional[Path] = RulesOpt,
+    engine: str = EngineOpt,
+    ray_address: Optional[str] = RayAddressOpt,
     quiet: bool = QuietOpt,
     json_out: Optional[str] = typer.Option(None, "--json", help="Write the build stats (manifest + timings) as JSON to FILE (- for stdout)."),
 ) -> None:
@@ -156,14 +159,11 @@ def build(
                         keep_wrong=keep_wrong, keep_implausible=keep_implausible, style=style, round_to=round_to,
                         prompt=prompt, rules_dir=rules, ngram=ngram, overlap=overlap, workers=workers,
                         skip_bad=skip_bad, problem_field=problem_field, solution_field=solution_field,
-                        no_header=no_header)
+                        no_header=no_header, engine=engine, ray_address=ray_address)
     on_plan = None if quiet else (lambda plan: console.print(plan_table(plan)))
-    try:
-        result = run_build(inputs, out_dir, quota, opts, quiet=quiet, on_plan=on_plan)
-    except MathDataError:
-        raise
+    result = run_build(inputs, out_dir, quota, opts, quiet=quiet, on_plan=on_plan)
     stats = result.stats()
     if not quiet:
         render_build(stats, console)
     if json_out:
-        write_json_output(json_out, stats)
+        emit_json(json_out, stats)

@@ -77,12 +77,6 @@ class Template:
     def slot_names(self) -> list[str]:
         return [s.name for s in self.slots]
 
-    def problem_re(self) -> re.Pattern:
-        return self.problem_pattern
-
-    def solution_re(self) -> re.Pattern:
-        return self.solution_pattern
-
 
 @dataclass(frozen=True)
 class Rules:

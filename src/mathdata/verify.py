@@ -32,19 +32,19 @@ from fractions import Fraction
 
 import polars as pl
 
-from .answers import answer_list, is_expression, paren_value, parse_number
+from .answers import answer_list, extract_answer, is_expression, paren_value, parse_number
 from .equations import equation_value, is_system, orders, parse_system, root_near, satisfied, solve_linear
 from .formula import CONTEXT, evaluate_at
 from .limits import default_limits
 from .normalize import normalize_text
 from .rules import Rules, Template
 
+STATUSES = ("verified", "wrong", "implausible", "unverifiable")   # every record gets one (see above)
 DOUBLE_REL = Decimal(2) ** -50
 _ROUNDINGS = (decimal.ROUND_HALF_EVEN, decimal.ROUND_HALF_UP, decimal.ROUND_DOWN)
 _NUM_IN_LIST = re.compile(r"-?\d+(?:\.\d+)?")
 _DIGIT_RUN = re.compile(r"\d+")
 _LIMITS = default_limits()
-_LAST_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?:/\d+)?")
 
 
 def slot_values(t: Template, match: re.Match) -> dict:
@@ -261,7 +261,7 @@ def verify_equation(equation: str, solution: str) -> tuple[str, str]:
             return "unverifiable", "answer_count"
         shown = listed[0]
     if not (paren_value(shown) if "(" in shown else None) and not is_expression(shown):
-        shown = final_value_text(shown)
+        shown = extract_answer(shown)
         if shown is None:
             return "wrong", "no_answer_in_solution"
     value = equation_value(equation, _precision_for(shown))
@@ -291,14 +291,8 @@ def verify_calculations(solution: str) -> tuple[str, str] | None:
     return "verified", "verified"
 
 
-def final_value_text(solution: str) -> str | None:
-    """The final value of a solution not in the template's wording (e.g. step-by-step)."""
-    from .answers import extract_answer  # the shared extractor (also used by mathtrain's scorer)
-    return extract_answer(solution)
-
-
 def verify_record(t: Template, norm_problem: str, solution: str) -> tuple[str, str]:
-    m = t.problem_re().match(norm_problem)
+    m = t.problem_pattern.match(norm_problem)
     if m is None:
         return "unverifiable", "no_template"
     env = slot_values(t, m)
@@ -310,14 +304,14 @@ def verify_record(t: Template, norm_problem: str, solution: str) -> tuple[str, s
         return "unverifiable", "undefined_answer"
     if len(solution) > _LIMITS.digits and _too_long(solution):
         return "unverifiable", "number_too_long"
-    sm = t.solution_re().match(normalize_text(solution))
+    sm = t.solution_pattern.match(normalize_text(solution))
     if sm is not None:
         for name, value in sm.groupdict().items():
             if name != "answer" and name in env and not isinstance(env[name], list) and Decimal(value) != env[name]:
                 return "wrong", "restated_numbers_differ"
         shown = sm.group("answer")
     else:
-        shown = final_value_text(solution)
+        shown = extract_answer(solution)
         if shown is None:
             return "wrong", "no_answer_in_solution"
     prec = _precision_for(shown) if len(shown) > CONTEXT.prec - 20 else None
@@ -335,38 +329,48 @@ def verify_record(t: Template, norm_problem: str, solution: str) -> tuple[str, s
     return "verified", "verified"
 
 
-_WORK: tuple = ()  # (rows, templates) handed to forked workers without pickling them
+_WORK: tuple = ()  # (keys frame, templates) handed to forked workers without pickling them
 
 
-def _verify_slice(bounds: tuple[int, int]) -> list[tuple[str, str]]:
-    rows, templates = _WORK
-    return [verify_record(templates[name], norm, sol) for name, norm, sol in rows[bounds[0]:bounds[1]]]
+def _verify_rows(keys: pl.DataFrame, templates: dict) -> tuple[pl.Series, pl.Series]:
+    """(status, reason) of each (template, norm, solution) row. Rows are read one small batch at a
+    time (`iter_rows`), so a large input never exists as Python objects all at once."""
+    statuses, reasons = [], []
+    for name, norm, sol in keys.iter_rows():
+        status, reason = verify_record(templates[name], norm, sol)
+        statuses.append(status)
+        reasons.append(reason)
+    return pl.Series(statuses, dtype=pl.String), pl.Series(reasons, dtype=pl.String)
+
+
+def _verify_slice(bounds: tuple[int, int]) -> tuple[pl.Series, pl.Series]:
+    keys, templates = _WORK
+    return _verify_rows(keys.slice(bounds[0], bounds[1] - bounds[0]), templates)
 
 
 def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
     """Add `status` and `reason` to a classified frame (columns template, norm, solution).
     Each distinct (template, problem, solution) is checked once; large inputs are split over
-    `workers` forked processes (rows reach them by fork, only the short results travel back)."""
+    `workers` forked processes (the frame reaches them by fork, only the result columns travel back)."""
     global _WORK
     keys = (df.filter(pl.col("template").is_not_null())
             .select("template", "norm", "solution").unique(maintain_order=True))
-    rows = keys.rows()
     templates = {t.name: t for t in rules.templates}
-    if workers > 1 and len(rows) > 50_000:
+    # why 50,000: below it, starting the processes costs more than it saves
+    if workers > 1 and keys.height > 50_000:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
-        step = (len(rows) + workers - 1) // workers
-        _WORK = (rows, templates)
+        step = (keys.height + workers - 1) // workers
+        _WORK = (keys, templates)
         try:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                results = [r for part in pool.map(_verify_slice, [(i, i + step) for i in range(0, len(rows), step)])
-                           for r in part]
+                parts = list(pool.map(_verify_slice, [(i, i + step) for i in range(0, keys.height, step)]))
         finally:
             _WORK = ()
+        status, reason = pl.concat([p[0] for p in parts]), pl.concat([p[1] for p in parts])
     else:
-        results = [verify_record(templates[name], norm, sol) for name, norm, sol in rows]
-    keys = keys.with_columns(status=pl.Series([r[0] for r in results], dtype=pl.String),
-                             reason=pl.Series([r[1] for r in results], dtype=pl.String))
+        status, reason = _verify_rows(keys, templates)
+    keys = keys.with_columns(status=status, reason=reason)
     out = df.join(keys, on=["template", "norm", "solution"], how="left", maintain_order="left", nulls_equal=False)
     calc = (out.filter(pl.col("template").is_null() & pl.col("solution").str.contains("<<", literal=True))
             .select("solution").unique(maintain_order=True))

@@ -7,20 +7,24 @@ import polars as pl
 
 from .config import DedupConfig, load_dedup_config
 from .exact import mark_exact, order_columns
-from .minhash import near_clusters
+from .minhash import blocking_key_expr, near_clusters
 
-__all__ = ["DedupConfig", "load_dedup_config", "find_duplicates"]
+__all__ = ["DedupConfig", "load_dedup_config", "find_duplicates", "blocking_key_expr"]
 
 
 def find_duplicates(df: pl.DataFrame, cfg: DedupConfig, priority: str | None = None,
-                    stats: dict | None = None) -> pl.DataFrame:
+                    stats: dict | None = None, order: str | None = None) -> pl.DataFrame:
     """Add `exact_group`, `exact_dup`, `near_group`, `near_dup` to a classified frame.
 
     The kept record of a group has the lowest `priority` value (e.g. 0 for a verified answer), ties
     broken by input order. `near_dup` marks exact-unique records that a near-dup pass would remove;
     exact copies share their kept record's `near_group`.
+
+    Group numbers are input positions: `order` names a column holding each row's position in the
+    whole input (so that shards of it, partitioned by `blocking_key_expr`, number groups alike);
+    without it, the row's position in `df`.
     """
-    df = df.with_row_index("_row")
+    df = df.with_row_index("_row") if order is None else df.with_columns(_row=pl.col(order))
     df = mark_exact(df, priority)
     reps = df.filter(~pl.col("exact_dup")).sort(order_columns(df, priority))
     roots, work = near_clusters(reps, cfg)

@@ -20,7 +20,9 @@ class DedupConfig:
     chinese: ChineseRules = field(default_factory=load_chinese_rules, compare=False)
 
     def to_dict(self) -> dict:
+        """JSON-shaped (lists, not tuples): the manifest's and the audit's `dedup_config`."""
         d = asdict(self)
+        d["distinguishing_words"] = list(self.distinguishing_words)
         d["chinese"] = self.chinese.to_dict()
         return d
 

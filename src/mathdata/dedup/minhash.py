@@ -64,6 +64,14 @@ def _words_expr(cfg: DedupConfig) -> pl.Expr:
     return pl.col("norm").str.to_lowercase().str.extract_all(pattern).list.unique().list.sort().list.join(",")
 
 
+def blocking_key_expr(norm: pl.Expr) -> pl.Expr:
+    """The numbers of a normalised text as a sorted multiset ("12 3 5.5"). Two records can only be
+    duplicates when these agree: exact copies have the same text; rule 1 below needs the same numbers
+    in the same order; rule 2 compares only within a block, which starts with this multiset. A
+    partition on it therefore keeps every possible duplicate pair in one shard."""
+    return canonical_numbers_expr(norm).list.sort().list.join(" ")
+
+
 def near_clusters(reps: pl.DataFrame, cfg: DedupConfig) -> tuple[list[int], dict]:
     """Cluster the exact-unique records `reps` (in keep order: the first of a cluster is kept).
 

@@ -415,7 +415,7 @@ footer{color:var(--muted);font-size:12px;text-align:center;margin-top:24px}
 
 def render_html(stats: dict) -> str:
     """The audit report for `stats` (from `mathdata.audit.audit`) as one self-contained HTML page."""
-    from . import present
+    from .view import present
     stats = present(stats)
     cats = stats.get("categories", {})
     colours = _colours(cats)

@@ -220,7 +220,7 @@ def _bad_lines(stats: dict) -> list:
 
 def render_terminal(stats: dict, console: Console) -> None:
     """Print the audit report for `stats` (from `mathdata.audit.audit`) to `console`."""
-    from . import present
+    from .view import present
     stats = present(stats)
     console.print(_summary(stats))
     for part in _categories(stats, console) + _clusters(stats) + _examples(stats, console) + _bad_lines(stats):

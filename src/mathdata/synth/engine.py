@@ -82,7 +82,7 @@ def render_solution(template: Template, texts: dict, env: dict, answer, style: s
 def rewrite_solution(template: Template, norm_problem: str, style: str, round_to: int | None = None) -> str | None:
     """Re-solve a real record (by its normalised problem) and write its solution in `style`;
     None when the problem does not match the template or has no defined answer."""
-    m = template.problem_re().match(norm_problem)
+    m = template.problem_pattern.match(norm_problem)
     if m is None:
         return None
     env = slot_values(template, m)

@@ -1,0 +1,51 @@
+"""`mathdata audit`: a thin command over mathdata.audit; the reports are rendered from its stats."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .app import (EngineOpt, NoHeaderOpt, ProblemFieldOpt, QuietOpt, RayAddressOpt, RulesOpt, SolutionFieldOpt,
+                  app)
+from .cli_output import emit_json
+from .errors import MathDataError
+
+
+@app.command()
+def audit(
+    paths: List[Path] = typer.Argument(..., help="Data files: JSON Lines or JSON arrays."),
+    problem_field: Optional[str] = ProblemFieldOpt,
+    solution_field: Optional[str] = SolutionFieldOpt,
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip malformed records (counted in bad_lines) instead of stopping."),
+    no_header: bool = NoHeaderOpt,
+    json_out: Optional[str] = typer.Option(None, "--json", help="Write the stats as JSON to FILE (- for stdout). Schema: docs/audit.md."),
+    html_out: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained HTML report to FILE."),
+    rules: Optional[Path] = RulesOpt,
+    workers: int = typer.Option(2, "--workers", min=1, help="Processes for answer verification."),
+    timings: bool = typer.Option(False, "--timings", help="Add seconds per step (timings_s) to the JSON; without it the JSON is byte-identical across runs."),
+    engine: str = EngineOpt,
+    ray_address: Optional[str] = RayAddressOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Report what is in a data set and what is wrong with it: categories, English items, exact and
+    number-aware near duplicates, wrong and implausible answers."""
+    from .audit import audit as run_audit
+    from .outputs import check_file_output, rules_files
+    inputs = [*paths, *rules_files(rules)]
+    check_file_output(json_out, inputs, "--json")   # before any work: never over an input, a folder ...
+    check_file_output(html_out, [*inputs, json_out if json_out != "-" else None], "--html")
+    if json_out and html_out and str(json_out) != "-" and Path(json_out).resolve() == Path(html_out).resolve():
+        raise MathDataError(f"--json and --html are the same file ({html_out})", "give them different names")
+    stats = run_audit(paths, problem_field, solution_field, skip_bad, rules, quiet=quiet, workers=workers,
+                      no_header=no_header, engine=engine, ray_address=ray_address)
+    if not quiet:
+        from rich.console import Console
+        from .report.terminal import render_terminal
+        render_terminal(stats, Console())
+    if json_out:
+        emit_json(json_out, stats if timings else {k: v for k, v in stats.items() if k != "timings_s"})
+    if html_out:
+        from .io import write_text
+        from .report.html import render_html
+        write_text(html_out, render_html(stats))
