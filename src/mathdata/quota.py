@@ -126,10 +126,6 @@ class PlanRow:
     generated: int = 0      # filled in after the top-up
     by_category: dict = field(default_factory=dict)   # category -> available
 
-    @property
-    def shortfall(self) -> int:
-        return self.wanted - self.taken
-
     def to_dict(self) -> dict:
         return {"quota": self.quota, "categories": list(self.categories), "wanted": self.wanted,
                 "available": self.available, "taken": self.taken, "top_up": self.top_up,

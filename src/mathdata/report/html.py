@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from html import escape
 
-STATUSES = ("verified", "wrong", "implausible", "unverifiable")
+from ..verify import STATUSES  # the verifier's statuses, in report order
+
 STATUS_COLOUR = {"verified": "#2f9e62", "wrong": "#d64545", "implausible": "#e9a23b", "unverifiable": "#b9c0ca"}
 STATUS_LABEL = {"verified": "verified", "wrong": "wrong answer", "implausible": "implausible",
                 "unverifiable": "unverifiable"}

@@ -14,8 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..textsafe import clean, plain  # every data string is shown through these: no markup, no escapes
+from ..verify import STATUSES  # the verifier's statuses, in report order
 
-STATUSES = ("verified", "wrong", "implausible", "unverifiable")
 STATUS_STYLE = {"verified": "green", "wrong": "bold red", "implausible": "bold yellow", "unverifiable": "dim"}
 
 
