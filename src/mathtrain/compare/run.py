@@ -115,7 +115,7 @@ def prepare_out(out: Path, plan: dict, resume: bool) -> None:
             raise MathDataError(f"{out}: holds an earlier compare", "pass --resume to continue it, or a new --out")
         old = json.loads(state.read_text(encoding="utf-8"))
         if old.get("fingerprint") != plan["fingerprint"]:
-            raise MathDataError(f"{out}: its compare had other inputs (config, builds, eval, seeds or budget)",
+            raise MathDataError(f"{out}: its compare had other inputs (config, builds, seeds or budget)",
                                 "use a new --out for a different compare")
     out.mkdir(parents=True, exist_ok=True)
     from mathdata.io import write_json
@@ -159,7 +159,11 @@ def run_compare(config: Path, recipes: list[Recipe], eval_path: Path, out: Path,
                          "train_prompt": r.train_prompt.to_dict(), "eval_prompt": r.eval_prompt.to_dict()}
                         for r in recipes],
             "seeds": seed_list, "budget": budget, "eval": eval_info}
-    plan["fingerprint"] = fingerprint({k: v for k, v in plan.items() if k != "schema"})
+    # trainings are reused when config, builds, seeds and budget match; evaluations also need the same eval
+    plan["fingerprint"] = fingerprint({k: v for k, v in plan.items() if k not in ("schema", "eval")})
+    eval_key = fingerprint({"eval": eval_info, "prompts": [r.eval_prompt.to_dict() for r in recipes],
+                            "batch_size": batch_size})
+    plan["eval_fingerprint"] = eval_key
     out = Path(out).resolve()
     prepare_out(out, plan, resume)
     for sub in ("runs", "eval", "logs"):
@@ -192,15 +196,16 @@ def run_compare(config: Path, recipes: list[Recipe], eval_path: Path, out: Path,
     jobs += [(key, r, seed, r.eval_prompt, (run_dir, result_path)) for r, seed, key, run_dir, result_path in runs]
     for key, recipe, seed, spec, run in jobs:
         pred_path, result_path = out / "eval" / f"{key}.jsonl", out / "eval" / f"{key}.eval.json"
-        if result_path.is_file():
+        if result_path.is_file() and json.loads(result_path.read_text(encoding="utf-8")).get("eval_key") == eval_key:
             emit("eval_reused", {"key": key})
             continue
-        tasks.append({"kind": "eval", "key": key, "config": str(config), "run_dir": str(run[0]) if run else None,
+        tasks.append({"kind": "eval", "eval_key": eval_key, "key": key, "config": str(config), "run_dir": str(run[0]) if run else None,
                       "prompts": [spec.generation_prompt(x.problem) for x in refs], "ids": [x.id for x in refs],
                       "max_new_tokens": max_new_tokens, "batch_size": batch_size, "predictions": str(pred_path),
                       "result": str(result_path)})
     follow = _Follow(tasks, emit)
-    _run_tasks(tasks, out / "logs" / "worker.log", env, on_poll=follow)
+    for task in tasks:  # one process per task: MindSpore does not give a built network's memory back
+        _run_tasks([task], out / "logs" / f"{task['kind']}-{task['key']}.log", env, on_poll=follow)
     for task in tasks:
         timings[f"{task['kind']} {task['key']}"] = {"wall_s": follow.wall.get((task["kind"], task["key"]))}
         if task["kind"] == "eval":

@@ -89,7 +89,7 @@ def run_eval(task: dict) -> dict:
     partial.unlink()
     end = time.perf_counter()
     new_tokens = sum(len(r["new_ids"]) for r in rows)
-    return {"predictions": str(out_path), "load_s": round(loaded - start, 1), "generate_s": round(end - loaded, 1),
+    return {"eval_key": task.get("eval_key"), "predictions": str(out_path), "load_s": round(loaded - start, 1), "generate_s": round(end - loaded, 1),
             "new_tokens": new_tokens, "seq_length": seq_length}
 
 
