@@ -36,7 +36,7 @@ def trainer_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("trainer")
     toml, build, run = trainer_toml(tmp), write_build_dir(tmp / "build", n=64), tmp / "run"
     proc = run_cli("run", "--config", str(toml), "--data", str(build), "--out", str(run),
-                   "--max-steps", str(STEPS), "--json", str(tmp / "result.json"), timeout=300)
+                   "--max-steps", str(STEPS), "--json", str(tmp / "result.json"), timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return toml, build, run, json.loads((tmp / "result.json").read_text())
 
@@ -119,7 +119,7 @@ def test_killed_trainer_run_resumes_with_continuous_steps(trainer_run, tmp_path)
     proc = subprocess.Popen(cli_args("run", "--config", str(toml), "--data", str(build), "--out", str(run),
                                      "--max-steps", str(STEPS), "--quiet"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
+    deadline = time.time() + 900
     while proc.poll() is None and time.time() < deadline and not rundir.read_steps_index(run):
         time.sleep(0.005)
     os.kill(proc.pid, signal.SIGKILL)
@@ -129,7 +129,7 @@ def test_killed_trainer_run_resumes_with_continuous_steps(trainer_run, tmp_path)
     assert killed_at < STEPS
 
     resumed = run_cli("run", "--config", str(toml), "--data", str(build), "--out", str(run), "--max-steps",
-                      str(STEPS), "--resume", "--json", str(tmp_path / "result.json"), timeout=300)
+                      str(STEPS), "--resume", "--json", str(tmp_path / "result.json"), timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     result = json.loads((tmp_path / "result.json").read_text())
     assert (result["start_step"], result["steps"]) == (killed_at, STEPS)
