@@ -16,6 +16,7 @@ from mathdata.errors import MathDataError
 from mathdata.io import write_text
 
 from .config import TrainConfig
+from .mindformers_yaml import resume_overrides  # noqa: F401  (used below; its home is the YAML module)
 
 MASTER_PORT = 8118
 
@@ -30,19 +31,6 @@ def msrun_command(cfg: TrainConfig, run_dir: Path, yaml_path: Path, master_port:
     return ["msrun", f"--worker_num={n}", f"--local_worker_num={n}", f"--master_port={master_port}",
             f"--log_dir={run_dir / 'msrun_log'}", "--join=True", "--cluster_time_out=7200",
             str(runner_script()), "--config", str(Path(yaml_path).resolve()), "--run-dir", str(run_dir)]
-
-
-def resume_overrides(doc: dict, run_dir: Path) -> dict:
-    """MindFormers' own resume: `load_checkpoint` is the folder *above* rank_r (CheckpointMonitor writes
-    RUN_DIR/checkpoints/checkpoint/rank_r/...; MindFormers' resume looks for checkpoint_root/rank_{r}/*.ckpt),
-    `resume_training` picks each rank's newest file with its optimizer state, and `auto_trans_ckpt` is off:
-    the shards were written by this very strategy, so there is nothing to re-slice (and without a
-    `src_strategy` MindFormers could not)."""
-    doc = dict(doc)
-    doc["resume_training"] = True
-    doc["auto_trans_ckpt"] = False
-    doc["load_checkpoint"] = str(Path(run_dir).resolve() / "checkpoints" / "checkpoint")
-    return doc
 
 
 def prepare_ascend(cfg: TrainConfig, data_dir: Path, run_dir: Path, resume: bool = False) -> tuple[Path, list[str]]:

@@ -176,3 +176,16 @@ def build_yaml(cfg: TrainConfig, arch: dict, run_dir: Path, records_path: str, t
 
 def dump_yaml(doc: dict) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def resume_overrides(doc: dict, run_dir: Path) -> dict:
+    """MindFormers' own resume: `load_checkpoint` is the folder *above* rank_r (CheckpointMonitor writes
+    RUN_DIR/checkpoints/checkpoint/rank_r/...; MindFormers' resume looks for checkpoint_root/rank_{r}/*.ckpt),
+    `resume_training` picks each rank's newest file with its optimizer state, and `auto_trans_ckpt` is off:
+    the shards were written by this very strategy, so there is nothing to re-slice (and without a
+    `src_strategy` MindFormers could not)."""
+    doc = dict(doc)
+    doc["resume_training"] = True
+    doc["auto_trans_ckpt"] = False
+    doc["load_checkpoint"] = str(Path(run_dir).resolve() / "checkpoints" / "checkpoint")
+    return doc

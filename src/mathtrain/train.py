@@ -452,10 +452,10 @@ def _train_with_trainer(cfg: TrainConfig, prep: Prepared, run_dir: Path, data_di
 
 
 def resume_doc(doc: dict, run_dir: Path, checkpoint: Path) -> dict:
-    """The YAML of MindFormers' own resume (`launch.resume_overrides`: load_checkpoint = checkpoints/checkpoint,
+    """The YAML of MindFormers' own resume (`mindformers_yaml.resume_overrides`: load_checkpoint = checkpoints/checkpoint,
     resume_training, auto_trans_ckpt off). When `checkpoint` is not the newest file (a damaged newest one is
     skipped), `resume_training` names it: MindFormers then loads that file, with each rank's id substituted."""
-    from .launch import resume_overrides
+    from .mindformers_yaml import resume_overrides
 
     doc = resume_overrides(doc, run_dir)
     found = rundir.mf_checkpoints(run_dir)
