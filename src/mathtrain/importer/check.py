@@ -34,7 +34,7 @@ def load_model_dir(model_dir: Path | str, seq_length: int, mode: str = "generate
 
     from .. import infer
     from ..model import load_weights
-    from .model_dir import read_model_yaml
+    from .layout import read_model_yaml
 
     model_dir = Path(model_dir)
     arch = read_model_yaml(model_dir)

@@ -16,8 +16,8 @@ import yaml
 from mathdata.errors import MathDataError
 
 from .gguf_source import SourceModel
+from .layout import IMPORT_JSON, MODEL_CKPT, MODEL_YAML, TOKENIZER_JSON, read_model_yaml  # noqa: F401
 
-MODEL_YAML, MODEL_CKPT, TOKENIZER_JSON, IMPORT_JSON = "model.yaml", "model.ckpt", "tokenizer.json", "import.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
 ARCH_KEYS = ("hidden_size", "num_layers", "num_heads", "n_kv_heads", "intermediate_size", "vocab_size",
              "rms_norm_eps", "theta", "max_position_embedding", "bos_token_id", "eos_token_id", "pad_token_id",
@@ -99,15 +99,3 @@ def write_model_dir(model: SourceModel, out: Path | str, extra: dict | None = No
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return info
-
-
-def read_model_yaml(model_dir: Path | str) -> dict:
-    model_dir = Path(model_dir)
-    path = model_dir / MODEL_YAML
-    if not path.is_file():
-        raise MathDataError(f"{model_dir}: not an imported model folder (no {MODEL_YAML})",
-                            "pass the --out folder of `mathtrain import`")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or "hidden_size" not in data:
-        raise MathDataError(f"{path}: not a LlamaConfig mapping", "re-import the model with `mathtrain import`")
-    return data
