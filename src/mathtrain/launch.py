@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from mathdata.errors import MathDataError
@@ -99,6 +100,64 @@ def launch(command: list[str]) -> int:
     except FileNotFoundError:
         raise MathDataError("`msrun` not found on PATH", "install mindspore on the Ascend host "
                             "(msrun ships with it) and activate its environment") from None
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What `mathtrain run --dry-run` shows: the MindFormers YAML the run would use, its exact parameter
+    counts (from the config alone) and, on ascend, the msrun command. Nothing is written."""
+    yaml: dict
+    params: object           # model.ParamCount
+    launch: list[str] | None
+
+    def to_dict(self) -> dict:
+        p = self.params
+        return {"dry_run": True, "params": {"trainable": p.trainable, "total": p.total, "ratio": p.ratio},
+                "launch": self.launch, "yaml": self.yaml}
+
+
+def dry_run(cfg: TrainConfig, data_dir: Path, run_dir: Path) -> DryRun:
+    """The run's YAML, parameter counts and launch command, checked like a real run (files, manifest)."""
+    import os
+    import tempfile
+
+    from .config import check_files, load_model_config
+    from .mindformers_yaml import build_yaml
+    from .model import analytic_param_count
+    from .records import RECORD_FILE, read_manifest
+    from .runtime import quiet_mindformers
+
+    check_files(cfg, dry_run=True)
+    read_manifest(data_dir)
+    with tempfile.TemporaryDirectory(prefix="mathtrain-dry-") as scratch:
+        os.environ.setdefault("LOCAL_DEFAULT_PATH", scratch)   # MindFormers writes logs there on import
+        quiet_mindformers()
+        arch = load_model_config(cfg)
+    doc = build_yaml(cfg, arch, run_dir, str(Path(run_dir).resolve() / "data" / RECORD_FILE))
+    count = analytic_param_count(arch, cfg.lora.rank, cfg.lora.target_modules)
+    cmd = msrun_command(cfg, run_dir, Path(run_dir) / "mindformers.yaml") if not cfg.is_cpu else None
+    return DryRun(doc, count, cmd)
+
+
+def run_on_ascend(cfg: TrainConfig, data_dir: Path, run_dir: Path, *, resume: bool = False, force: bool = False,
+                  max_steps: int | None = None, on_event=None, library_output=None) -> None:
+    """`mathtrain run` on Ascend: the CPU path's resume checks, then prepare (MindRecord, YAML, run.json)
+    and msrun. `on_event(kind, info)`: "warning" {message}, "launch" {yaml, command} before msrun starts.
+    `library_output()`: a context for the preparation (e.g. the CLI's stdout guard); msrun's own output
+    is left alone. A non-zero msrun exit is a MathDataError naming its log folder, with msrun's exit code."""
+    import contextlib
+    emit = on_event or (lambda kind, info: None)
+    if max_steps is not None:
+        raise MathDataError("--max-steps is CPU-only", "on ascend, set [train].epochs instead")
+    if resume:  # the same checks as on CPU: a changed recipe needs --force, something to resume must exist
+        from .train import _check_run_dir
+        _check_run_dir(Path(run_dir).resolve(), cfg, True, force, emit, verify=False)
+    with (library_output or contextlib.nullcontext)():
+        yaml_path, cmd = prepare_ascend(cfg, data_dir, run_dir, resume=resume)
+    emit("launch", {"yaml": str(yaml_path), "command": cmd})
+    code = launch(cmd)
+    if code:
+        raise MathDataError(f"msrun exited with status {code}", f"read {Path(run_dir) / 'msrun_log'}", exit_code=code)
 
 
 if __name__ == "__main__":  # pragma: no cover
