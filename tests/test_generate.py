@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from smollm2_helpers import imported_dir
-from train_helpers import run_cli, shared_run
+from smollm2_helpers import ROOT, imported_dir
+from train_helpers import run_cli
 
 pytestmark = pytest.mark.train
 
@@ -32,20 +32,38 @@ def test_generate_model_chat_stops_at_eos(tmp_path):
     assert gen["text"] in proc.stdout
 
 
-def test_generate_run_uses_training_prompt(tmp_path_factory, tmp_path):
+def test_smollm2_lora_run_then_generate_with_its_prompt(tmp_path):
+    """configs/smollm2-135m-lora.toml, shrunk to 3 steps of 2 x 80 tokens, trains SmolLM2 through MindFormers;
+    `generate --run` then answers with the run's training prompt, BOS first, stopping at EOS or the limit."""
     from mathdata.prompts import PromptSpec
     from mathtrain.infer import read_run
     from mathtrain.tokenizer import tokenizer_from_config
+    from train_helpers import write_build_dir
 
-    _, run, _ = shared_run(tmp_path_factory)
-    proc = run_cli("generate", "--run", str(run), "--prompt", "计算 1.5 + 2.25 等于多少？", "-n", "6", "--json", "-")
+    model = imported_dir()
+    toml = (ROOT / "configs" / "smollm2-135m-lora.toml").read_text()
+    toml = toml.replace("../models/smollm2-135m", str(model)).replace("batch_size = 8", "batch_size = 2")
+    toml = toml.replace("seq_length = 96 ", "seq_length = 80 ")
+    (tmp_path / "c.toml").write_text(toml)
+    build = write_build_dir(tmp_path / "build", n=16)
+    run = tmp_path / "run"
+    proc = run_cli("run", "--config", str(tmp_path / "c.toml"), "--data", str(build), "--out", str(run),
+                   "--max-steps", "3", "--json", str(tmp_path / "r.json"), "--quiet", timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["steps"] == 3 and result["trainable_params"] == 30 * 8 * (2 * 576 + 2 * (576 + 192) + 2 * 576)
+    assert result["total_params"] == 134_515_008 and 0 < result["last_loss"] < 20
+    info = read_run(run)
+    assert info.model_config["eos_token_id"] == 2 and info.model_config["pad_token_id"] == 0
+    proc = run_cli("generate", "--run", str(run), "--prompt", "计算 1.5 + 2.25 等于多少？", "-n", "4", "--json", "-",
+                   timeout=1200)
     assert proc.returncode == 0, proc.stderr[-2000:]
     gen = json.loads(proc.stdout)
-    info = read_run(run)
     tok = tokenizer_from_config(info.data["config"]["tokenizer"])
     spec = PromptSpec.from_dict(info.data["prompt"])
     assert gen["input_ids"] == list(tok.encode(spec.generation_prompt("计算 1.5 + 2.25 等于多少？")))
-    assert 1 <= len(gen["new_ids"]) <= 6
+    assert gen["input_ids"][0] == 1  # BOS <|im_start|>, as in the training records
+    assert 1 <= len(gen["new_ids"]) <= 4 and (len(gen["new_ids"]) == 4 or gen["new_ids"][-1] == 2)
 
 
 @pytest.mark.parametrize("args, message", [
