@@ -99,9 +99,7 @@ def test_the_graph_reader_sees_a_cycle(tmp_path):
     assert cycles(graph) == [["pkg.a", "pkg.b"]]
 
 
-# The one cycle left: mathtrain's command modules still import `app` from cli.py; mathtrain/app.py is
-# there for them (the switch waits for their owners). Remove it from this list when they move.
-KNOWN = [["mathtrain.cli", "mathtrain.commands_eval", "mathtrain.commands_model", "mathtrain.commands_train"]]
+KNOWN: list = []   # cycles allowed: none
 
 
 def test_no_import_cycles():

@@ -1,23 +1,12 @@
-"""`mathtrain` command line: a thin typer app; each command group lives in its own module."""
+"""`mathtrain` command line: a thin typer app (app.py); each command group lives in its own module
+(commands_train, commands_eval, commands_model) and registers on it; this module puts them together."""
 from __future__ import annotations
 
-import typer
-
+from mathdata.app import plain_help  # help that fits 80 columns, no emoji codes
 from mathdata.errors import run_cli
 
-app = typer.Typer(help="LoRA-train and evaluate Llama models on MindFormers.", no_args_is_help=True,
-                  add_completion=False)
-
-
-
-@app.callback()
-def _root() -> None:
-    """LoRA-train and evaluate Llama models on MindFormers."""
-
-
-# Command modules register themselves on `app` when imported.
-from . import commands_train, commands_eval, commands_model  # noqa: E402,F401
-from mathdata.cli import plain_help  # noqa: E402  (help that fits 80 columns, no emoji codes)
+from . import commands_eval, commands_model, commands_train  # noqa: F401  (they register on `app`)
+from .app import app
 
 plain_help(app)
 

@@ -14,7 +14,10 @@ from rich.table import Table
 
 from mathdata.errors import MathDataError
 
-from .cli import app
+from mathdata.cli_output import JSON_HELP, QUIET_HELP, emit_json, library_output_to_stderr
+
+from .app import app
+from .runtime import is_quiet
 from .evaluate import contest as contest_lib
 from .evaluate.files import load_predictions, write_json
 
@@ -22,41 +25,10 @@ score_app = typer.Typer(help="Score model outputs without a model: math accuracy
                         no_args_is_help=True, add_completion=False)
 app.add_typer(score_app, name="score")
 
-JSON_HELP = "Also write the result as JSON to FILE ('-' for stdout, which silences the table)."
-QUIET_HELP = "Print nothing but errors (use with --json)."
 
 
 def _console(quiet: bool, json_out: Optional[str]) -> Console:
     return Console(quiet=quiet or json_out == "-", highlight=False)
-
-
-def _emit_json(json_out: Optional[str], obj: dict) -> None:
-    if json_out is None:
-        return
-    if json_out == "-":
-        sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
-    else:
-        write_json(Path(json_out), obj)
-
-
-@contextlib.contextmanager
-def _stdout_to_stderr():
-    """MindSpore/MindFormers log to stdout (Python handlers and C++ alike); while they run, send file
-    descriptor 1 to stderr so that stdout carries only our results (and `--json -` stays valid JSON)."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no real stdout (embedded use): nothing to protect
-        yield
-        return
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _pct(x: float) -> str:
@@ -104,7 +76,7 @@ def score_math_cmd(
     score = score_math_files(predictions, references, rel_tol=rel_tol, abs_tol=abs_tol,
                              category_order=category_order(rules), rules_dir=rules)
     render_math(_console(quiet, json_out), score)
-    _emit_json(json_out, score.to_dict())
+    emit_json(json_out, score.to_dict())
 
 
 # ----------------------------------------------------------------------------------------- squad
@@ -146,7 +118,7 @@ def score_squad_cmd(
         raise
     score = score_squad(preds, examples)
     render_squad(_console(quiet, json_out), score)
-    _emit_json(json_out, score.to_dict())
+    emit_json(json_out, score.to_dict())
 
 
 # --------------------------------------------------------------------------------------- contest
@@ -202,7 +174,7 @@ def score_contest_cmd(
         f1, em = contest_lib.squad_from_json(squad_json)
     result = contest_lib.contest_result(acc, trainable, total, f1=f1, em=em, base_f1=base_f1, base_em=base_em)
     render_contest(_console(quiet, json_out), result)
-    _emit_json(json_out, result.to_dict())
+    emit_json(json_out, result.to_dict())
 
 
 # ------------------------------------------------------------------------------------------ eval
@@ -281,14 +253,14 @@ def eval_cmd(
         bar.update(tasks[task], completed=done)
 
     try:
-        with _stdout_to_stderr():
+        with library_output_to_stderr(is_quiet()):
             result = run_eval(run, out, opts, on_progress=on_progress, on_status=err_console.print)
     finally:
         if tasks:
             bar.stop()
     if dry_run:
         _print_dry_run(console, result.summary)
-        _emit_json(json_out, result.summary)
+        emit_json(json_out, result.summary)
         return
     console.print(f"prompt {result.prompt.name!r} ({'forced' if result.summary['prompt_forced'] else 'as trained'})")
     console.print(f"checkpoint {result.summary['checkpoint'] or '(loader default)'}", soft_wrap=True)
@@ -302,7 +274,7 @@ def eval_cmd(
         c = result.summary["contest"]
         console.print(f"contest score {c['score']:.6f} (trainable {c['trainable']:,} / total {c['total']:,})")
     console.print(f"outputs in {out}")
-    _emit_json(json_out, result.summary)
+    emit_json(json_out, result.summary)
 
 
 def _print_dry_run(console: Console, summary: dict) -> None:

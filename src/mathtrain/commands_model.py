@@ -9,8 +9,10 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from .cli import app
-from .commands_train import JSON_HELP, QUIET_HELP, _emit_json, _library_output_to_stderr
+from mathdata.cli_output import JSON_HELP, QUIET_HELP, emit_json, library_output_to_stderr
+
+from .app import app
+from .runtime import is_quiet
 
 
 @app.command("import")
@@ -34,7 +36,7 @@ def import_cmd(
     use_output_dir(Path(out).resolve().parent / f".{Path(out).name}.mindformers-logs")
     silent = quiet or json_out == "-"
     try:
-        with Steps(list(STEPS), quiet=silent) as steps, _library_output_to_stderr():
+        with Steps(list(STEPS), quiet=silent) as steps, library_output_to_stderr(is_quiet()):
             info = import_model(out, gguf=gguf, hf=hf, check=not no_check, steps=steps)
     finally:
         _cleanup_logs(Path(out))
@@ -48,7 +50,7 @@ def import_cmd(
     if check:
         console.print(f"logits check: max |MindFormers - numpy reference| = {check['max_abs_diff_last']:.3g} "
                       f"(last position), top-1 {check['top5_mindformers'][0]} vs {check['top5_reference'][0]}")
-    _emit_json(json_out, info)
+    emit_json(json_out, info)
 
 
 def _cleanup_logs(out: Path) -> None:
@@ -107,11 +109,11 @@ def generate(
         raise MathDataError("--chat is for --model", "a run wraps prompts in its own training prompt")
     if raw and model is not None:
         raise MathDataError("--raw is for --run", "with --model the prompt is used as is (or --chat)")
-    with _library_output_to_stderr():
+    with library_output_to_stderr(is_quiet()):
         gen = generate_one(prompt, model=model, run_dir=run_dir, max_new_tokens=max_new_tokens, chat=chat, raw=raw)
     console = Console(quiet=quiet or json_out == "-", highlight=False)
     console.print(gen["text"], markup=False)
-    _emit_json(json_out, gen)
+    emit_json(json_out, gen)
 
 
 def generate_one(prompt: str, *, model: Path | None = None, run_dir: Path | None = None, max_new_tokens: int = 64,
@@ -184,7 +186,7 @@ def compare(
         console = Console(quiet=silent, highlight=False, width=200)  # a file / pipe: do not squeeze the columns
     console.print(terminal_table(doc))
     console.print(f"wrote {Path(out) / 'compare.json'} and {Path(out) / 'compare.html'}")
-    _emit_json(json_out, doc)
+    emit_json(json_out, doc)
 
 
 class _CompareProgress:

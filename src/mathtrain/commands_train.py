@@ -12,39 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.markup import escape
 from rich.table import Table
 
-JSON_HELP = "Also write the result as JSON to FILE ('-' for stdout, which silences the summary)."
-QUIET_HELP = "Print nothing but errors (use with --json)."
+from mathdata.cli_output import JSON_HELP, QUIET_HELP, emit_json, library_output_to_stderr
 
-
-def _emit_json(json_out: Optional[str], obj: dict) -> None:
-    if json_out is None:
-        return
-    text = json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
-    if json_out == "-":
-        sys.stdout.write(text)
-    else:
-        from .records import write_json_atomic
-
-        write_json_atomic(Path(json_out), obj)
-
-
-def _library_output_to_stderr():
-    """MindSpore/MindFormers/mindpet print log lines to stdout (some at import time); keep stdout for our
-    own output (YAML, JSON, summary) by pointing Python's stdout at stderr while they run."""
-    import contextlib
-
-    from .runtime import is_quiet
-
-    # with --quiet their print()s (e.g. the config MindFormers' Trainer prints) go nowhere
-    return contextlib.redirect_stdout(_Discard() if is_quiet() else sys.stderr)
-
-
-class _Discard:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
+from .app import app
+from .runtime import is_quiet
 
 
 class TrainProgress:
@@ -104,10 +75,6 @@ def render_summary(console: Console, result) -> None:
     console.print(table)
 
 
-# imported here, after the helpers other command modules import from this one (cli imports them all)
-from .cli import app  # noqa: E402
-
-
 @app.command()
 def run(
     config: Path = typer.Option(..., "--config", "-c", help="mathtrain TOML (e.g. fixtures/tiny/train.toml)."),
@@ -128,8 +95,7 @@ def run(
 
     from mathdata.errors import MathDataError
 
-    from .config import check_files, load_config, load_model_config
-    from .records import read_manifest
+    from .config import load_config
 
     if out.exists() and not out.is_dir():
         raise MathDataError(f"--out {out}: exists and is not a folder", "give a folder for the run (RUN_DIR)")
@@ -140,50 +106,28 @@ def run(
 
         silence_libraries()
     if dry_run:
-        import os
-        import tempfile
+        from .launch import dry_run as plan_run
+        from .mindformers_yaml import dump_yaml
 
-        from .launch import msrun_command
-        from .mindformers_yaml import build_yaml, dump_yaml
-        from .records import RECORD_FILE
-
-        check_files(cfg, dry_run=True)
-        read_manifest(data)
-        with tempfile.TemporaryDirectory(prefix="mathtrain-dry-") as scratch, _library_output_to_stderr():
-            os.environ.setdefault("LOCAL_DEFAULT_PATH", scratch)
-            from .runtime import quiet_mindformers
-
-            quiet_mindformers()
-            arch = load_model_config(cfg)
-        from .model import analytic_param_count
-
-        doc = build_yaml(cfg, arch, out, str(Path(out).resolve() / "data" / RECORD_FILE))
-        count = analytic_param_count(arch, cfg.lora.rank, cfg.lora.target_modules)  # exact, from the config alone
-        cmd = msrun_command(cfg, out, Path(out) / "mindformers.yaml") if not cfg.is_cpu else None
+        with library_output_to_stderr(is_quiet()):
+            plan = plan_run(cfg, data, out)
         if json_out != "-":
-            sys.stdout.write(dump_yaml(doc))
-            sys.stdout.write(f"# params: {count.describe()}\n")
-            if cmd:
-                sys.stdout.write("# launch: " + " ".join(cmd) + "\n")
-        _emit_json(json_out, {"dry_run": True, "params": {"trainable": count.trainable, "total": count.total,
-                                                          "ratio": count.ratio}, "launch": cmd, "yaml": doc})
+            sys.stdout.write(dump_yaml(plan.yaml))
+            sys.stdout.write(f"# params: {plan.params.describe()}\n")
+            if plan.launch:
+                sys.stdout.write("# launch: " + " ".join(plan.launch) + "\n")
+        emit_json(json_out, plan.to_dict())
         return
     if not cfg.is_cpu:
-        from .launch import launch, prepare_ascend
+        from .launch import run_on_ascend
 
-        if max_steps is not None:
-            raise MathDataError("--max-steps is CPU-only", "on ascend, set [train].epochs instead")
-        if resume:  # the same checks as on CPU: a changed recipe needs --force, something to resume must exist
-            from .train import _check_run_dir
-
-            _check_run_dir(Path(out).resolve(), cfg, True, force, lambda kind, info: console.print(
-                f"warning: {escape(info['message'])}", soft_wrap=True), verify=False)
-        with _library_output_to_stderr():
-            yaml_path, cmd = prepare_ascend(cfg, data, out, resume=resume)
-        console.print(f"wrote {yaml_path}\nlaunching: {' '.join(cmd)}")
-        code = launch(cmd)
-        if code:
-            raise MathDataError(f"msrun exited with status {code}", f"read {Path(out) / 'msrun_log'}", exit_code=code)
+        def on_event(kind, info):
+            if kind == "warning":
+                console.print(f"warning: {escape(info['message'])}", soft_wrap=True)
+            elif kind == "launch":
+                console.print(f"wrote {info['yaml']}\nlaunching: {' '.join(info['command'])}")
+        run_on_ascend(cfg, data, out, resume=resume, force=force, max_steps=max_steps, on_event=on_event,
+                      library_output=lambda: library_output_to_stderr(is_quiet()))
         return
 
     from .train import Interrupted, train
@@ -192,7 +136,7 @@ def run(
     progress = TrainProgress(Console(stderr=True, highlight=False)) if not (quiet or json_out == "-") else (
         lambda kind, info: warn.print(f"warning: {escape(info['message'])}", soft_wrap=True) if kind == "warning" else None)
     try:
-        with _library_output_to_stderr():
+        with library_output_to_stderr(is_quiet()):
             result = train(cfg, data, out, max_steps=max_steps, resume=resume, on_event=progress, force=force)
     except (Interrupted, KeyboardInterrupt) as err:
         saved = getattr(err, "checkpoint_step", None)
@@ -211,7 +155,7 @@ def run(
         if hasattr(progress, "stop"):
             progress.stop()
     render_summary(console, result)
-    _emit_json(json_out, asdict(result))
+    emit_json(json_out, asdict(result))
 
 
 @app.command()
@@ -233,9 +177,9 @@ def merge(
     use_output_dir(info.run_dir / "mindformers")
     if quiet or json_out == "-":
         silence_libraries()
-    with _library_output_to_stderr():
+    with library_output_to_stderr(is_quiet()):
         paths = merge_run(run_dir, checkpoint=checkpoint, keep_merged=keep_merged)
     console = Console(quiet=quiet or json_out == "-", highlight=False)
     for path in paths:
         console.print(f"merged step {merged_step(path)}: {path}")
-    _emit_json(json_out, {"merged": [{"step": merged_step(p), "path": str(p)} for p in paths]})
+    emit_json(json_out, {"merged": [{"step": merged_step(p), "path": str(p)} for p in paths]})
