@@ -1,4 +1,11 @@
+import os
 from pathlib import Path
+
+# MindSpore's generated *_pb2 files need protobuf's pure-Python implementation; MindSpore selects it on import,
+# but only if nothing imported protobuf before it. The suite imports Ray (test_ray_runner, at collection), whose
+# protobuf import would otherwise pick the C implementation and make every later `import mindspore` fail with
+# "Descriptors cannot be created directly".
+os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
 
 import pytest
 
