@@ -91,8 +91,9 @@ class RunInfo:
         return self.data.get("params") or {}
 
 
-def read_run(run_dir: Path | str) -> RunInfo:
-    """run.json of RUN_DIR; every way it can be missing or broken is one MathDataError line."""
+def read_run(run_dir: Path | str, required: tuple[str, ...] = REQUIRED_KEYS) -> RunInfo:
+    """run.json of RUN_DIR; every way it can be missing or broken is one MathDataError line. `required`: the keys
+    the caller needs (scoring the contest needs only the parameter counts, which it checks itself)."""
     run_dir = Path(run_dir)
     path = run_dir / RUN_FILE
     if not run_dir.is_dir():
@@ -111,7 +112,7 @@ def read_run(run_dir: Path | str) -> RunInfo:
                             "the run directory is damaged; restore run.json or start a new --out") from None
     if not isinstance(data, dict):
         raise MathDataError(f"{path}: not a JSON object", "the run directory is damaged; start a new --out")
-    missing = [k for k in REQUIRED_KEYS if k not in data]
+    missing = [k for k in required if k not in data]
     if missing:
         raise MathDataError(f"{path}: no {', '.join(missing)} recorded", "retrain with a current `mathtrain run`")
     return RunInfo(run_dir.resolve(), data)

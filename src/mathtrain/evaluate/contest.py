@@ -137,7 +137,7 @@ def params_from_run(run_dir: Path | str) -> tuple[int, int]:
     """(trainable, total) as recorded by `mathtrain run` in RUN_DIR/run.json."""
     from ..rundir import read_run
 
-    info = read_run(run_dir)
+    info = read_run(run_dir, required=())
     path, data = info.path, info.data
     for key in ("params", "param_count", "parameters"):
         block = data.get(key) if isinstance(data, dict) else None
