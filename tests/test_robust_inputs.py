@@ -36,7 +36,8 @@ HOSTILE = [
     ('[1, 2]', "expected a JSON object, got a list"),
     ('"just text"', "expected a JSON object, got text"),
     ('{"problem": broken', "malformed JSON"),
-    ('{"problem": "计算 1 + 1", "solution": "2", "meta": ' + "[" * 5000 + "]" * 5000 + "}",
+    # deeper than any recursion limit in force: MindSpore raises it to 10,000 when the suite imports it
+    ('{"problem": "计算 1 + 1", "solution": "2", "meta": ' + "[" * 20000 + "]" * 20000 + "}",
      "JSON nested too deeply to read"),
 ]
 
