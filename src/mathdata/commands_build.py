@@ -17,11 +17,8 @@ from rich.text import Text
 from .app import EngineOpt, NoHeaderOpt, ProblemFieldOpt, QuietOpt, RayAddressOpt, RulesOpt, SolutionFieldOpt, app
 from .cli_output import emit_json
 from .errors import MathDataError
+from .report.format import count as _n
 from .textsafe import plain
-
-
-def _n(v) -> str:
-    return f"{v:,}" if isinstance(v, int) else str(v)
 
 
 def plan_table(plan) -> Table:

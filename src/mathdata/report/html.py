@@ -13,6 +13,7 @@ import math
 from html import escape
 
 from ..verify import STATUSES  # the verifier's statuses, in report order
+from .format import count as _count, pct as _pct
 
 STATUS_COLOUR = {"verified": "#2f9e62", "wrong": "#d64545", "implausible": "#e9a23b", "unverifiable": "#b9c0ca"}
 STATUS_LABEL = {"verified": "verified", "wrong": "wrong answer", "implausible": "implausible",
@@ -36,11 +37,7 @@ def e(value) -> str:
 
 
 def _n(value) -> str:
-    return f"{value:,}" if isinstance(value, int) else e(value)
-
-
-def _pct(part, whole, digits: int = 1) -> str:
-    return f"{100 * part / whole:.{digits}f}%" if whole else "–"
+    return e(_count(value))
 
 
 def _light(colour: str) -> bool:
@@ -238,7 +235,7 @@ def _category_table(stats: dict, colours: dict) -> str:
             f'<td class="num count">{_n(c.get("count", 0))}</td>',
             f'<td class="num">{_pct(c.get("count", 0), records)}</td>',
             f'<td class="num">{_n(c.get("unique", 0))}</td>',
-            f'<td class="num rate{" hi" if rate >= 0.25 else ""}">{100 * rate:.1f}%</td>',
+            f'<td class="num rate{" hi" if rate >= 0.25 else ""}">{_pct(rate, 1)}</td>',
             f'<td class="num{" zero" if not c.get("near_duplicates") else ""}">{_n(c.get("near_duplicates", 0))}</td>',
             f'<td class="num">{_n(c.get("families", 0))}</td>',
             *[f'<td class="num st-{s}{" zero" if not c.get(s) else ""}">{_n(c.get(s, 0))}</td>' for s in STATUSES],

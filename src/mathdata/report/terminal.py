@@ -15,16 +15,9 @@ from rich.text import Text
 
 from ..textsafe import clean, plain  # every data string is shown through these: no markup, no escapes
 from ..verify import STATUSES  # the verifier's statuses, in report order
+from .format import count as _n, pct as _pct
 
 STATUS_STYLE = {"verified": "green", "wrong": "bold red", "implausible": "bold yellow", "unverifiable": "dim"}
-
-
-def _n(value) -> str:
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def _pct(part, whole) -> str:
-    return f"{part / whole:.1%}" if whole else "–"
 
 
 def _with_pct(part, whole) -> str:
@@ -82,7 +75,7 @@ def _category_columns(stats: dict) -> list:
 
     def rate(_, c):
         r = c.get("duplicate_rate", 0.0)
-        return Text(f"{r:.1%}", style="bold" if r >= 0.25 else ("" if r else "dim"))
+        return Text(_pct(r, 1), style="bold" if r >= 0.25 else ("" if r else "dim"))
 
     def status_cell(s):
         return lambda _, c: _nonzero(c.get(s, 0), STATUS_STYLE[s])
@@ -123,39 +116,33 @@ def _categories(stats: dict, console: Console) -> list:
             _category_table(stats, "Per category: answers", {"Category", *(s.capitalize() for s in STATUSES)})]
 
 
+def _ranked_table(title: str, size: str, text: str, rows, end_section: bool = False) -> Table:
+    """A table of (size, category, text) rows: the clusters and the families. `end_section` rules off
+    each row (a near cluster's text is several lines)."""
+    t = Table(title=title, box=box.SIMPLE, title_justify="left", title_style="bold")
+    t.add_column(size, justify="right", no_wrap=True)
+    t.add_column("Category", no_wrap=True)
+    t.add_column(text, overflow="fold")
+    for n, category, shown in rows:
+        t.add_row(_n(n), plain(category), plain(shown), end_section=end_section)
+    return t
+
+
 def _clusters(stats: dict) -> list:
     out = []
     exact = stats.get("top_exact_clusters", [])
     if exact:
-        t = Table(title="Largest exact-duplicate clusters", box=box.SIMPLE, title_justify="left",
-                  title_style="bold")
-        t.add_column("Copies", justify="right", no_wrap=True)
-        t.add_column("Category", no_wrap=True)
-        t.add_column("Problem", overflow="fold")
-        for c in exact:
-            t.add_row(_n(c.get("copies", 0)), plain(c.get("category", "")), plain(c.get("problem", "")))
-        out.append(t)
+        out.append(_ranked_table("Largest exact-duplicate clusters", "Copies", "Problem",
+                                 [(c.get("copies", 0), c.get("category", ""), c.get("problem", "")) for c in exact]))
     near = stats.get("top_near_clusters", [])
     if near:
-        t = Table(title="Largest near-duplicate clusters", box=box.SIMPLE, title_justify="left",
-                  title_style="bold")
-        t.add_column("Size", justify="right", no_wrap=True)
-        t.add_column("Category", no_wrap=True)
-        t.add_column("Problems (up to 5 shown)", overflow="fold")
-        for c in near:
-            t.add_row(_n(c.get("size", 0)), plain(c.get("category", "")), plain("\n".join(map(str, c.get("problems", [])))),
-                      end_section=True)
-        out.append(t)
+        out.append(_ranked_table("Largest near-duplicate clusters", "Size", "Problems (up to 5 shown)",
+                                 [(c.get("size", 0), c.get("category", ""), "\n".join(map(str, c.get("problems", []))))
+                                  for c in near], end_section=True))
     families = stats.get("top_families", [])
     if families:
-        t = Table(title="Largest template families (numbers masked as #)", box=box.SIMPLE,
-                  title_justify="left", title_style="bold")
-        t.add_column("Records", justify="right", no_wrap=True)
-        t.add_column("Category", no_wrap=True)
-        t.add_column("Family", overflow="fold")
-        for f in families:
-            t.add_row(_n(f.get("count", 0)), plain(f.get("category", "")), plain(f.get("family", "")))
-        out.append(t)
+        out.append(_ranked_table("Largest template families (numbers masked as #)", "Records", "Family",
+                                 [(f.get("count", 0), f.get("category", ""), f.get("family", "")) for f in families]))
     if not exact and not near:
         out.append(Text("No duplicate clusters.", style="dim"))
     return out
