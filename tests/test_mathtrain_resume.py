@@ -134,13 +134,14 @@ def test_forced_resume_skips_a_damaged_checkpoint_and_repairs_metrics(shared, tm
 def test_broken_run_json_is_one_line(shared, tmp_path):
     build, run = shared
     killed = copy_run_until(run, tmp_path / "run", 16)
-    (killed / "run.json").write_text('{"config": {"run": ', encoding="utf-8")
+    broken = '{"config": {"run": '
+    (killed / "run.json").write_text(broken, encoding="utf-8")
     for args in (("run", "--config", str(TINY_TOML), "--data", str(build), "--out", str(killed), "--resume"),
                  ("merge", "--run", str(killed))):
         proc = run_cli(*args)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         line = proc.stderr.strip().splitlines()[-1]
-        assert f"{killed / 'run.json'}:1: not valid JSON" in line, line
+        assert f"{killed / 'run.json'}:1:{len(broken) + 1}: not valid JSON" in line, line  # a value was due next
 
 
 def test_target_modules_matching_nothing_lists_the_layer_names(tmp_path):

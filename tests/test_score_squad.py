@@ -85,7 +85,7 @@ def test_score_squad_fixture_values():
          "data[0].paragraphs[0].qas[0] (id 'q') has no answers"),
         ('{"data": [{"paragraphs": [{"context": "c", "qas": [{"id": "q"}]}]}]}',
          'data[0].paragraphs[0].qas[0] needs "id", "question" and "answers"'),
-        ("{not json", "bad.json:1: not valid JSON"),
+        ("{not json", "bad.json:1:2: not valid JSON"),  # column 2: "n" is not a key
     ],
 )
 def test_load_squad_errors(tmp_path, content, message):

@@ -35,7 +35,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import polars as pl
 
@@ -457,6 +457,34 @@ def read_records(paths: list[Path | str], problem_field: str | None = None, solu
         raise MathDataError(f"{', '.join(map(str, paths))}: no usable records",
                             "check --problem-field/--solution-field" + (" (all lines were bad)" if result.bad_lines else ""))
     return result
+
+
+def read_json_file(path: Path | str, hint: str = "fix the file", *, want_object: bool = True) -> Any:
+    """The parsed content of one UTF-8 JSON file (a config, a score, a run record -- not a data input;
+    those go through `read_records`). Every way it can fail is one MathDataError line naming the file,
+    and a syntax error its line:column. `hint` says what to do about a broken content (bad JSON, not
+    an object); a missing file, a directory and non-UTF-8 text have their own hints."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MathDataError(f"{path}: no such file", "check the path") from None
+    except IsADirectoryError:
+        raise MathDataError(f"{path}: is a directory, expected a JSON file", "pass the file itself") from None
+    except UnicodeDecodeError:
+        raise MathDataError(f"{path}: not UTF-8 text", "save the file as UTF-8") from None
+    except OSError as err:
+        raise MathDataError(f"{path}: cannot read ({err.strerror or err})", hint) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise MathDataError(f"{path}:{err.lineno}:{err.colno}: not valid JSON ({err.msg})", hint) from None
+    except RecursionError:
+        raise MathDataError(f"{path}: JSON nested too deeply to read", hint) from None
+    if want_object and not isinstance(data, dict):
+        found = "an array" if isinstance(data, list) else "a single value"
+        raise MathDataError(f"{path}: not a JSON object (the file holds {found})", hint)
+    return data
 
 
 @contextlib.contextmanager

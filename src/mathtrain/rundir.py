@@ -94,24 +94,16 @@ class RunInfo:
 def read_run(run_dir: Path | str, required: tuple[str, ...] = REQUIRED_KEYS) -> RunInfo:
     """run.json of RUN_DIR; every way it can be missing or broken is one MathDataError line. `required`: the keys
     the caller needs (scoring the contest needs only the parameter counts, which it checks itself)."""
+    from mathdata.io import read_json_file
+
     run_dir = Path(run_dir)
     path = run_dir / RUN_FILE
     if not run_dir.is_dir():
         raise MathDataError(f"{run_dir}: no such run directory", "pass the --out directory of `mathtrain run`")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.is_file():
         raise MathDataError(f"{run_dir}: not a mathtrain run directory (no {RUN_FILE})",
-                            "pass the --out directory of a `mathtrain run`") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise MathDataError(f"{path}: cannot read ({err})", "the run directory is damaged; start a new --out") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise MathDataError(f"{path}:{err.lineno}: not valid JSON ({err.msg})",
-                            "the run directory is damaged; restore run.json or start a new --out") from None
-    if not isinstance(data, dict):
-        raise MathDataError(f"{path}: not a JSON object", "the run directory is damaged; start a new --out")
+                            "pass the --out directory of a `mathtrain run`")
+    data = read_json_file(path, "the run directory is damaged; restore run.json or start a new --out")
     missing = [k for k in required if k not in data]
     if missing:
         raise MathDataError(f"{path}: no {', '.join(missing)} recorded", "retrain with a current `mathtrain run`")

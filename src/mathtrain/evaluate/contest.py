@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mathdata.errors import MathDataError
+from mathdata.io import read_json_file
 
-from .files import read_json
 
 BASE_F1 = 59.870
 BASE_EM = 44.170
@@ -123,12 +123,13 @@ def _number(data: dict, key: str, path: Path | str, hint: str) -> float:
 
 def accuracy_from_json(path: Path | str) -> float:
     """`accuracy` from a `mathtrain score math --json` file."""
-    return _number(read_json(path), "accuracy", path, "pass the JSON written by `mathtrain score math --json`")
+    data = read_json_file(path, want_object=False)  # not an object: "no numeric 'accuracy'" below
+    return _number(data, "accuracy", path, "pass the JSON written by `mathtrain score math --json`")
 
 
 def squad_from_json(path: Path | str) -> tuple[float, float]:
     """(f1, em) from a `mathtrain score squad --json` file."""
-    data = read_json(path)
+    data = read_json_file(path, want_object=False)
     hint = "pass the JSON written by `mathtrain score squad --json`"
     return _number(data, "f1", path, hint), _number(data, "em", path, hint)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from mathdata.errors import MathDataError
 from mathdata.io import write_json, write_jsonl  # noqa: F401  (atomic writers, re-exported)
@@ -41,22 +41,6 @@ def read_jsonl(path: Path | str, required: Iterable[str] = ()) -> Iterator[tuple
                 yield lineno, obj
         except UnicodeDecodeError:
             raise MathDataError(f"{path}:{lineno + 1}: not UTF-8 text", "save the file as UTF-8") from None
-
-
-def read_json(path: Path | str) -> Any:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MathDataError(f"{path}: no such file", "check the path") from None
-    except IsADirectoryError:
-        raise MathDataError(f"{path}: is a directory, expected a JSON file", "pass the file itself") from None
-    except UnicodeDecodeError:
-        raise MathDataError(f"{path}: not UTF-8 text", "save the file as UTF-8") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise MathDataError(f"{path}:{err.lineno}: not valid JSON ({err.msg})", "fix the file") from None
 
 
 def load_predictions(path: Path | str) -> dict[str, str]:

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mathdata.errors import MathDataError
+from mathdata.io import read_json_file
 
-from .files import read_json
 
 # The contest's reading-comprehension prompt (fed as-is, without a chat template).
 SQUAD_PROMPT = ("Read the passage and answer the question below.\n\n### Instruction:\n{context}\n\n"
@@ -30,7 +30,7 @@ class SquadExample:
 
 def load_squad(path: Path | str, first_question_only: bool = False) -> list[SquadExample]:
     """Every question (or only the first of each paragraph, as the contest did: 2,067 on v1.1 dev)."""
-    data = read_json(path)
+    data = read_json_file(path, want_object=False)
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise MathDataError(f"{path}: not SQuAD v1.1 JSON (no top-level \"data\" list)",
                             "pass the dev-v1.1.json file")
