@@ -136,6 +136,33 @@ def test_clusters_examples_and_inputs(page, stats):
     assert "<dt>threshold</dt><dd>0.7</dd>" in page and "<dt>num_perm</dt><dd>128</dd>" in page
 
 
+NEAR_FIXTURE = FIXTURE.parent.parent / "corpora" / "near_duplicates.jsonl"
+
+
+def cards(page: str) -> list[tuple[str, str, str, str]]:
+    """(class, value, label, note) of every summary card, in page order."""
+    return re.findall(r'<div class="card ?([^"]*)"><div class="card-value">(.*?)</div><div class="card-label">(.*?)</div>'
+                      r'<div class="card-note">(.*?)</div></div>', page)
+
+
+def test_near_conflicting_labels_card_beside_the_near_duplicates(page, stats):
+    labels = [c[2] for c in cards(page)]
+    assert labels[labels.index("near duplicates") + 1] == "near, answers differ"
+    card = cards(page)[labels.index("near, answers differ")]
+    assert stats["near_conflicting_labels"] == 0 and card[:2] == ("", "0")
+    assert card[3] == "similar text, other answer"
+    lead = re.search(r'<p class="lead near-conflicts">(.*?)</p>', page, re.S).group(1)
+    assert lead.startswith("Near, answers differ (<b>0</b>) counts pairs of near-duplicate texts whose answers "
+                           "differ, never merged")
+    assert page.index("Figure 2 · Duplicates per category") < page.index(lead) < page.index("Figure 3 ·")
+    conflicting = audit([str(NEAR_FIXTURE)], quiet=True)
+    assert conflicting["near_conflicting_labels"] == 1  # 周长 26 vs 40 (tests/test_corpora.py)
+    other = render_html(conflicting)
+    found = {c[2]: c for c in cards(other)}
+    assert found["near, answers differ"][:2] == ("bad", "1") and found["near duplicates"][1] == "2"
+    assert '<p class="lead near-conflicts">Near, answers differ (<b>1</b>) counts' in other
+
+
 def test_data_text_is_escaped(stats):
     evil = copy.deepcopy(stats)
     attack = '<script>alert("x")</script>'
@@ -257,6 +284,8 @@ def test_page_renders_in_headless_chromium(page, stats, tmp_path):
     for chart in ("chart donut", "chart dup-chart", "chart status-chart"):
         assert f'<svg class="{chart}"' in tree
     assert tree.count('<path class="slice"') == 17 and tree.count('<rect class="seg"') >= 2 * 18
+    assert [c[2] for c in cards(tree)][3:5] == ["near duplicates", "near, answers differ"]
+    assert "Near, answers differ (<b>0</b>) counts pairs of near-duplicate texts" in tree
 
     # the screenshot: right size, and a drawn page (many colours, the dark header, white cards)
     width, height, rows = png_pixels(png)

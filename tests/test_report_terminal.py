@@ -152,3 +152,22 @@ def test_narrow_console_splits_the_table_and_stacks_the_examples(stats):
     assert "mixed.jsonl:28  discount  discounted_price_above_original" in out
     assert re.search(r"problem\s+商品原价为 16 元，打折后的价格为 90 元，请计算打折的折扣比例。", out)
     assert re.search(r"solution\s+-462\.5", out)
+
+
+NEAR_FIXTURE = FIXTURE.parent.parent / "corpora" / "near_duplicates.jsonl"
+
+
+def test_near_conflicting_labels_beside_the_near_duplicates(text, stats):
+    """`near_conflicting_labels` sits under Near duplicates, with its explanation below the figures."""
+    assert stats["near_conflicting_labels"] == 0
+    lines = text.splitlines()
+    near = next(i for i, line in enumerate(lines) if re.search(r"Near duplicates\s+2 \(5\.1%\)", line))
+    assert re.search(r"Near, answers differ\s+0\b", lines[near + 1])
+    conflicting = audit([str(NEAR_FIXTURE)], quiet=True)
+    assert conflicting["near_conflicting_labels"] == 1  # 周长 26 vs 40 (tests/test_corpora.py)
+    out = render(conflicting)
+    assert re.search(r"Near duplicates\s+2 \(10\.0%\)\s.*\n.*Near, answers differ\s+1\b", out)
+    note = " ".join(line.strip(" │") for line in out.splitlines() if "│" in line)
+    assert "Near, answers differ counts pairs of near-duplicate texts whose answers differ, never merged" in note
+    panel = [line for line in out.splitlines() if line.startswith(("╭", "│", "╰"))]
+    assert max(cell_len(line) for line in panel) < 100  # the note wraps; it does not widen the panel

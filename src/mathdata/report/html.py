@@ -14,6 +14,7 @@ from html import escape
 
 from ..verify import STATUSES  # the verifier's statuses, in report order
 from .format import count as _count, pct as _pct
+from .view import NEAR_CONFLICT_NOTE, NEAR_CONFLICT_SHORT
 
 STATUS_COLOUR = {"verified": "#2f9e62", "wrong": "#d64545", "implausible": "#e9a23b", "unverifiable": "#b9c0ca"}
 STATUS_LABEL = {"verified": "verified", "wrong": "wrong answer", "implausible": "implausible",
@@ -207,6 +208,8 @@ def _cards(stats: dict) -> str:
          "warn" if stats.get("exact_duplicates") else ""),
         ("near duplicates", _n(stats.get("near_duplicates", 0)), _pct(stats.get("near_duplicates", 0), records),
          "warn" if stats.get("near_duplicates") else ""),
+        ("near, answers differ", _n(stats.get("near_conflicting_labels", 0)), NEAR_CONFLICT_SHORT,
+         "bad" if stats.get("near_conflicting_labels") else ""),
         ("template families", _n(stats.get("families", 0)), "numbers masked", ""),
         ("verified", _n(status.get("verified", 0)), _pct(status.get("verified", 0), records), "good"),
         ("wrong answers", _n(status.get("wrong", 0)), _pct(status.get("wrong", 0), records),
@@ -352,7 +355,7 @@ h3{font-size:15px;margin:20px 0 8px}
 .lead{color:var(--muted);margin:0 0 14px}
 section{background:var(--card);border-radius:14px;padding:22px 26px;margin:18px 0;
 box-shadow:0 1px 2px rgba(16,24,40,.06),0 1px 3px rgba(16,24,40,.08)}
-.cards{display:grid;grid-template-columns:repeat(5,1fr);gap:12px;margin:0 0 6px}
+.cards{display:grid;grid-template-columns:repeat(6,1fr);gap:12px;margin:0 0 6px}
 .card{background:var(--card);border-radius:12px;padding:12px 16px;border-top:4px solid #c7d2e0;
 box-shadow:0 1px 2px rgba(16,24,40,.06)}
 .card.good{border-top-color:#2f9e62}.card.bad{border-top-color:#d64545}.card.warn{border-top-color:#e9a23b}
@@ -431,7 +434,9 @@ def render_html(stats: dict) -> str:
 <section id="duplicates"><h2>Figure 2 · Duplicates per category</h2>
 <p class="lead">Each bar is one category's records: kept after dedup, near duplicates (the same problem
 reworded, same numbers) and exact duplicates (same text after normalisation); record counts on the right.</p>
-{_dup_chart(stats)}</section>
+{_dup_chart(stats)}
+<p class="lead near-conflicts">Near, answers differ (<b>{_n(stats.get("near_conflicting_labels", 0))}</b>) counts {e(NEAR_CONFLICT_NOTE)}.</p>
+</section>
 <section id="verification"><h2>Figure 3 · Answer verification per category</h2>
 <p class="lead">Every record's answer recomputed exactly from its problem's numbers, duplicates included;
 record counts on the right.</p>

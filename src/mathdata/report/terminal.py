@@ -8,6 +8,7 @@ from __future__ import annotations
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console, Group
+from rich.constrain import Constrain
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
@@ -16,6 +17,7 @@ from rich.text import Text
 from ..textsafe import clean, plain  # every data string is shown through these: no markup, no escapes
 from ..verify import STATUSES  # the verifier's statuses, in report order
 from .format import count as _n, pct as _pct
+from .view import NEAR_CONFLICT_NOTE
 
 STATUS_STYLE = {"verified": "green", "wrong": "bold red", "implausible": "bold yellow", "unverifiable": "dim"}
 
@@ -47,6 +49,7 @@ def _summary(stats: dict) -> Panel:
         ("Unique problems", _with_pct(stats.get("unique", 0), records)),
         ("Exact duplicates", _with_pct(stats.get("exact_duplicates", 0), records)),
         ("Near duplicates", _with_pct(stats.get("near_duplicates", 0), records)),
+        ("Near, answers differ", _nonzero(stats.get("near_conflicting_labels", 0), "bold magenta")),
         ("Template families", _n(stats.get("families", 0))),
     ]
     right = [(s.capitalize(), _with_pct(status.get(s, 0), records)) for s in STATUSES]
@@ -64,7 +67,9 @@ def _summary(stats: dict) -> Panel:
     files = ", ".join(i.get("path", "?") for i in inputs) or "?"
     title = f"[bold]mathdata audit[/] · {_n(records)} records from {len(inputs)} file{'s' * (len(inputs) != 1)}"
     subtitle = f"{stats.get('schema', '')} · mathdata {stats.get('tool_version', '')}".strip(" ·")
-    return Panel(Group(Text(clean(files), style="dim", overflow="fold"), Text(""), grid), title=title,
+    # wrapped to about the grid's width, so the note does not widen the panel
+    note = Constrain(Text(f"Near, answers differ counts {NEAR_CONFLICT_NOTE}.", style="dim"), width=68)
+    return Panel(Group(Text(clean(files), style="dim", overflow="fold"), Text(""), grid, Text(""), note), title=title,
                  subtitle=subtitle, border_style="cyan", expand=False, padding=(1, 2))
 
 

@@ -5,3 +5,10 @@ from __future__ import annotations
 def present(stats: dict) -> dict:
     """The stats with only the categories that have records (the JSON lists every category)."""
     return {**stats, "categories": {n: c for n, c in stats.get("categories", {}).items() if c.get("count", 0)}}
+
+
+# what `near_conflicting_labels` counts, in both reports' words (docs/audit.md): the short form for
+# a summary card, the long one where there is room
+NEAR_CONFLICT_SHORT = "similar text, other answer"
+NEAR_CONFLICT_NOTE = ("pairs of near-duplicate texts whose answers differ, never merged "
+                      "(a different problem, or a bad label to check)")
