@@ -247,15 +247,21 @@ def mf_checkpoints(run_dir: Path | str, rank: int = 0, kind: str = "checkpoint")
     return sorted(newest.items())
 
 
-def loop_checkpoints(run_dir: Path | str) -> list[tuple[int, Path]]:
+def _steps_in(folder: Path, pattern: str, name_re: re.Pattern) -> list[tuple[int, Path]]:
+    """(step, path) of the files in `folder` matching `pattern` whose name `name_re` reads a step from,
+    oldest first. A dot-file is a save in progress (`save_checkpoint`), never listed."""
+    if not folder.is_dir():
+        return []
     found = []
-    folder = Path(run_dir) / CHECKPOINTS
-    if folder.is_dir():
-        for path in folder.glob("*.ckpt"):
-            m = LOOP_CKPT_RE.match(path.name)
-            if m and not path.name.startswith("."):
-                found.append((int(m.group("step")), path))
+    for path in folder.glob(pattern):
+        m = name_re.search(path.name)
+        if m and not path.name.startswith("."):
+            found.append((int(m.group("step")), path))
     return sorted(found)
+
+
+def loop_checkpoints(run_dir: Path | str) -> list[tuple[int, Path]]:
+    return _steps_in(Path(run_dir) / CHECKPOINTS, "*.ckpt", LOOP_CKPT_RE)
 
 
 def lora_checkpoints(run_dir: Path | str, rank: int = 0) -> list[tuple[int, Path]]:
@@ -265,14 +271,7 @@ def lora_checkpoints(run_dir: Path | str, rank: int = 0) -> list[tuple[int, Path
 
 
 def merged_checkpoints(run_dir: Path | str) -> list[tuple[int, Path]]:
-    found = []
-    folder = Path(run_dir) / MERGED
-    if folder.is_dir():
-        for path in folder.glob("*_merged.ckpt"):
-            m = MERGED_RE.search(path.name)
-            if m and not path.name.startswith("."):
-                found.append((int(m.group("step")), path))
-    return sorted(found)
+    return _steps_in(Path(run_dir) / MERGED, "*_merged.ckpt", MERGED_RE)
 
 
 def newest(run_dir: Path | str, kind: str = "lora") -> Path | None:
