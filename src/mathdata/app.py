@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import typer
 
+from .cli_output import CliGroup  # --json checked, a closed stdout ends quietly
+
 app = typer.Typer(help="Audit, synthesise and build arithmetic fine-tuning data.", no_args_is_help=True,
-                  add_completion=False)
+                  add_completion=False, cls=CliGroup)
 
 
 @app.callback()

@@ -1,5 +1,6 @@
-"""What both CLIs (mathdata, mathtrain) write besides their reports: `--json FILE` and a guard that
-keeps libraries' log lines off stdout. One owner for each, used by every command."""
+"""What both CLIs (mathdata, mathtrain) write besides their reports: `--json FILE` (checked and
+written) and a guard that keeps libraries' log lines off stdout. One owner for each, used by every
+command: both apps are built on `CliGroup`."""
 from __future__ import annotations
 
 import contextlib
@@ -8,8 +9,49 @@ import os
 import sys
 from pathlib import Path
 
+from typer.core import TyperGroup
+
+from .errors import MathDataError
+
 JSON_HELP = "Also write the result as JSON to FILE ('-' for stdout, which silences the summary)."
 QUIET_HELP = "Print nothing but errors (use with --json)."
+JSON_OPTION = "--json"
+
+
+def check_json_target(value):
+    """A `--json` value that looks like an option (`--json --quiet` makes `--quiet` the file name) is
+    refused before any work; `-` is stdout."""
+    if value is not None and str(value).startswith("-") and str(value) != "-":
+        raise MathDataError(f"{JSON_OPTION} takes a FILE or - (stdout); got {str(value)!r}",
+                            f"give the file name right after {JSON_OPTION}; for a file really named {str(value)!r} "
+                            f"write ./{value}")
+    return value
+
+
+def _commands(group):
+    for command in group.commands.values():
+        yield command
+        if hasattr(command, "commands"):
+            yield from _commands(command)
+
+
+def _checked(callback):
+    def check(ctx, param, value):
+        value = check_json_target(value)
+        return callback(ctx, param, value) if callback else value
+    return check
+
+
+class CliGroup(TyperGroup):
+    """The root command of both CLIs: every command's `--json` option checks its value
+    (`check_json_target`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for command in _commands(self):
+            for param in command.params:
+                if JSON_OPTION in getattr(param, "opts", ()):
+                    param.callback = _checked(param.callback)
 
 
 def emit_json(target: str | Path | None, obj) -> None:

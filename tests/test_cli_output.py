@@ -1,0 +1,88 @@
+"""What both CLIs do with `--json` (mathdata.cli_output): a value that looks like an option is refused
+before any work."""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import typer.main
+
+import mathdata.cli
+import mathtrain.cli
+from mathdata.cli_output import CliGroup, check_json_target
+
+from conftest import FIXTURES, ROOT
+
+MIXED = FIXTURES / "audit" / "mixed.jsonl"
+MATH_PREDS = FIXTURES / "eval" / "math_predictions.jsonl"
+MATH_REFS = FIXTURES / "eval" / "math_references.jsonl"
+
+
+def run(main, prog, monkeypatch, capsys, *args):
+    """-> (exit code, stdout, stderr) of the real entry point `main`, in this process."""
+    monkeypatch.setattr(sys, "argv", [prog, *map(str, args)])
+    code = 0
+    try:
+        main()
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def refusal(value: str) -> str:
+    return f"--json takes a FILE or - (stdout); got {value!r}"
+
+
+@pytest.mark.parametrize("args", [["--json", "--quiet"], ["--json", "-q"], ["--json=--quiet"]])
+def test_mathdata_audit_refuses_an_option_as_the_json_file(args, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(mathdata.cli.main, "mathdata", monkeypatch, capsys, "audit", MIXED, *args)
+    value = args[-1].removeprefix("--json=")
+    assert code == 2 and out == ""
+    assert err.startswith(f"mathdata: error: {refusal(value)} (") and err.count("\n") == 1
+    assert f"write ./{value}" in err
+    assert list(tmp_path.iterdir()) == []  # no file named like the value, nothing else either
+
+
+def test_mathtrain_score_refuses_an_option_as_the_json_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(mathtrain.cli.main, "mathtrain", monkeypatch, capsys,
+                         "score", "math", "-p", MATH_PREDS, "-r", MATH_REFS, "--json", "--quiet")
+    assert code == 2 and out == ""
+    assert err.startswith(f"mathtrain: error: {refusal('--quiet')} (") and err.count("\n") == 1
+    assert not (tmp_path / "--quiet").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_file_really_named_like_an_option_is_written_as_the_hint_says(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(mathtrain.cli.main, "mathtrain", monkeypatch, capsys, "score", "math", "-p", MATH_PREDS,
+                         "-r", MATH_REFS, "--rules", ROOT / "rules", "--json", "./--quiet", "--quiet")
+    assert code == 0, err
+    assert json.loads((tmp_path / "--quiet").read_text(encoding="utf-8"))["correct"] == 12
+    assert check_json_target("-") == "-" and check_json_target(None) is None and check_json_target("a-b") == "a-b"
+
+
+def json_options(group) -> list[tuple[str, object]]:
+    """(command path, the --json option) for every command under `group`."""
+    found = []
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            found += [(f"{name} {sub}", p) for sub, p in json_options(command)]
+        found += [(name, p) for p in command.params if "--json" in p.opts]
+    return found
+
+
+def test_every_json_option_of_both_clis_is_checked():
+    """The check is attached by CliGroup to whatever command has a --json option, including ones added later."""
+    for app, at_least in ((mathdata.cli.app, {"audit", "build"}),
+                          (mathtrain.cli.app, {"score math", "score squad", "score contest", "eval", "run"})):
+        root = typer.main.get_command(app)
+        assert isinstance(root, CliGroup)
+        options = json_options(root)
+        assert at_least <= {name for name, _ in options}
+        for name, option in options:
+            with pytest.raises(Exception, match="takes a FILE or -"):
+                option.callback(None, option, "--quiet")
+            assert option.callback(None, option, "-") == "-", name
