@@ -1,8 +1,10 @@
-"""What both CLIs do with `--json` (mathdata.cli_output): a value that looks like an option is refused
-before any work."""
+"""What both CLIs do with `--json` and with stdout (mathdata.cli_output): a `--json` value that looks
+like an option is refused before any work, and a reader that leaves stdout early ends the run quietly."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 
 import pytest
@@ -10,13 +12,14 @@ import typer.main
 
 import mathdata.cli
 import mathtrain.cli
-from mathdata.cli_output import CliGroup, check_json_target
+from mathdata.cli_output import CliGroup, STDOUT_CLOSED, check_json_target
 
 from conftest import FIXTURES, ROOT
 
 MIXED = FIXTURES / "audit" / "mixed.jsonl"
 MATH_PREDS = FIXTURES / "eval" / "math_predictions.jsonl"
 MATH_REFS = FIXTURES / "eval" / "math_references.jsonl"
+ENV = {**os.environ, "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python", "GLOG_v": "3"}
 
 
 def run(main, prog, monkeypatch, capsys, *args):
@@ -86,3 +89,35 @@ def test_every_json_option_of_both_clis_is_checked():
             with pytest.raises(Exception, match="takes a FILE or -"):
                 option.callback(None, option, "--quiet")
             assert option.callback(None, option, "-") == "-", name
+
+
+# ------------------------------------------------------------------------------- a closed stdout
+
+def start(module: str, *args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", f"from {module} import main; main()", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=ENV)
+
+
+def test_synth_to_stdout_read_one_line_then_closed():
+    """`mathdata synth -o - | head -1`: megabytes of records, the reader takes one line and leaves."""
+    proc = start("mathdata.cli", "synth", "-c", "add", "-n", "20000", "-o", "-", "-q")
+    first = json.loads(proc.stdout.readline())
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == STDOUT_CLOSED == 141, err
+    assert first["category"] == "add" and err == ""
+
+
+@pytest.mark.parametrize("module, args", [
+    ("mathdata.cli", ["audit", MIXED, "--json", "-", "-q", "--workers", "1"]),
+    ("mathdata.cli", ["audit", MIXED, "--workers", "1"]),  # the rich terminal report (rich alone would exit 1)
+    ("mathtrain.cli", ["score", "math", "-p", MATH_PREDS, "-r", MATH_REFS, "--rules", ROOT / "rules",
+                       "--json", "-"]),
+])
+def test_stdout_closed_before_the_first_write(module, args):
+    """The reader is gone before anything is written (`... | true`): the first write fails."""
+    proc = start(module, *args)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "error" not in err.lower() and err.strip() == ""

@@ -1,9 +1,10 @@
-"""What both CLIs (mathdata, mathtrain) write besides their reports: `--json FILE` (checked and
-written) and a guard that keeps libraries' log lines off stdout. One owner for each, used by every
-command: both apps are built on `CliGroup`."""
+"""What both CLIs (mathdata, mathtrain) write besides their reports: `--json FILE`, a guard that
+keeps libraries' log lines off stdout, and what happens when stdout's reader leaves. One owner for
+each, used by every command: both apps are built on `CliGroup`."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -16,6 +17,8 @@ from .errors import MathDataError
 JSON_HELP = "Also write the result as JSON to FILE ('-' for stdout, which silences the summary)."
 QUIET_HELP = "Print nothing but errors (use with --json)."
 JSON_OPTION = "--json"
+# the exit status of a process that a closed pipe ended (128 + SIGPIPE), as the shell shows it
+STDOUT_CLOSED = 141
 
 
 def check_json_target(value):
@@ -42,9 +45,34 @@ def _checked(callback):
     return check
 
 
+def _stdout_is_closed() -> bool:
+    """Whether stdout is a pipe with no reader left (so a BrokenPipeError from a socket is not
+    taken for one); True where that cannot be asked."""
+    try:
+        import select
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True
+
+
+def stdout_closed() -> None:
+    """The reader of stdout left (`... -o - | head -1`): end as standard Unix tools do (`seq`, `cat`
+    die of SIGPIPE, which the shell shows as 141), with no traceback and no message. An exit, not the
+    signal itself, so `finally` blocks still remove temporary files. What Python still holds for
+    stdout goes to /dev/null, so the interpreter's last flush cannot fail again."""
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    sys.exit(STDOUT_CLOSED)
+
+
 class CliGroup(TyperGroup):
-    """The root command of both CLIs: every command's `--json` option checks its value
-    (`check_json_target`)."""
+    """The root command of both CLIs. Every command's `--json` option checks its value
+    (`check_json_target`), and a closed stdout ends the run quietly (`stdout_closed`): in here,
+    because typer's own handler of a broken pipe exits 1."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -52,6 +80,35 @@ class CliGroup(TyperGroup):
             for param in command.params:
                 if JSON_OPTION in getattr(param, "opts", ()):
                     param.callback = _checked(param.callback)
+
+    def invoke(self, ctx):
+        try:
+            with _rich_passes_broken_pipes():
+                value = super().invoke(ctx)
+            sys.stdout.flush()  # a broken pipe found at the interpreter's exit would be a traceback
+            return value
+        except BrokenPipeError:
+            if not _stdout_is_closed():
+                raise
+            stdout_closed()
+
+
+@contextlib.contextmanager
+def _rich_passes_broken_pipes():
+    """rich's consoles meet a closed stdout with their own exit (status 1); while a command runs they
+    raise the error instead, so `CliGroup.invoke` decides for every writer alike."""
+    from rich.console import Console
+
+    def raise_it(console) -> None:
+        console.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "the reader of the output left")
+
+    saved = Console.__dict__["on_broken_pipe"]
+    Console.on_broken_pipe = raise_it
+    try:
+        yield
+    finally:
+        Console.on_broken_pipe = saved
 
 
 def emit_json(target: str | Path | None, obj) -> None:
