@@ -14,9 +14,9 @@ from rich.table import Table
 
 from mathdata.errors import MathDataError
 
-from mathdata.cli_output import JSON_HELP, QUIET_HELP, emit_json, library_output_to_stderr
+from mathdata.cli_output import emit_json, library_output_to_stderr
 
-from .app import app
+from .app import JsonOpt, QuietOpt, app
 from .runtime import is_quiet
 from .evaluate import contest as contest_lib
 from .evaluate.files import load_predictions, write_json
@@ -67,8 +67,8 @@ def score_math_cmd(
     abs_tol: Optional[float] = typer.Option(None, "--abs-tol",
                                             help="Also accept |pred - ref| <= this (contest style, e.g. 1e-2)."),
     rules: Optional[Path] = typer.Option(None, "--rules", help="Rules folder: category order, classification."),
-    json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+    json_out: Optional[str] = JsonOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """Math accuracy per category: the answer in each output against the reference solution's."""
     from .evaluate.math_score import category_order, score_math_files
@@ -97,8 +97,8 @@ def score_squad_cmd(
     references: Path = typer.Option(..., "--references", "-r", help="SQuAD v1.1 JSON (e.g. dev-v1.1.json)."),
     first_question_only: bool = typer.Option(False, "--first-question-only",
                                              help="Only the first question of each paragraph (the contest's 2,067)."),
-    json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+    json_out: Optional[str] = JsonOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """SQuAD F1/EM as MindFormers' EmF1Metric computes them, and the official v1.1 F1/EM beside them."""
     from .evaluate.files import check_ids
@@ -155,8 +155,8 @@ def score_contest_cmd(
     squad_json: Optional[Path] = typer.Option(None, "--squad-json", help="Read F1/EM from `score squad --json`."),
     base_f1: float = typer.Option(contest_lib.BASE_F1, "--base-f1", help="Base model's F1."),
     base_em: float = typer.Option(contest_lib.BASE_EM, "--base-em", help="Base model's EM."),
-    json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+    json_out: Optional[str] = JsonOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """0.7 * accuracy + 0.3 * (1 - trainable/total), and whether SQuAD F1/EM clear 90% of the base model."""
     if (accuracy is None) == (math_json is None):

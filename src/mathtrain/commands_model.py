@@ -9,9 +9,9 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from mathdata.cli_output import JSON_HELP, QUIET_HELP, emit_json, library_output_to_stderr
+from mathdata.cli_output import emit_json, library_output_to_stderr
 
-from .app import app
+from .app import JsonOpt, QuietOpt, app
 from .runtime import is_quiet
 
 
@@ -24,8 +24,8 @@ def import_cmd(
                                       "*.safetensors, tokenizer.json."),
     no_check: bool = typer.Option(False, "--no-check", help="Skip the logits check (numpy reference forward vs "
                                   "MindFormers on the written checkpoint)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
-    json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
+    quiet: bool = QuietOpt,
+    json_out: Optional[str] = JsonOpt,
 ) -> None:
     """Turn a pretrained Llama into a MindFormers model folder (model.yaml, model.ckpt, tokenizer.json, import.json)."""
     from mathdata.progress import Steps
@@ -95,7 +95,7 @@ def generate(
     chat: bool = typer.Option(False, "--chat", help="With --model: wrap the prompt as a chatml user turn "
                               "(<|im_start|>user ... <|im_start|>assistant)."),
     raw: bool = typer.Option(False, "--raw", help="With --run: use the prompt text as is."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+    quiet: bool = QuietOpt,
     json_out: Optional[str] = typer.Option(None, "--json", help="Write {input_ids, new_ids, text} to FILE "
                                            "('-' for stdout)."),
 ) -> None:
@@ -162,8 +162,8 @@ def compare(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Eval rows per forward."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted compare in OUT (finished runs "
                                 "and evaluations are kept)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
-    json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
+    quiet: bool = QuietOpt,
+    json_out: Optional[str] = JsonOpt,
 ) -> None:
     """Train the same model on each recipe with the same budget, evaluate every run and the base model on the
     same eval set, and report accuracy overall and per category."""

@@ -12,9 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.markup import escape
 from rich.table import Table
 
-from mathdata.cli_output import JSON_HELP, QUIET_HELP, emit_json, library_output_to_stderr
+from mathdata.cli_output import emit_json, library_output_to_stderr
 
-from .app import app
+from .app import JsonOpt, QuietOpt, app
 from .runtime import is_quiet
 
 
@@ -87,8 +87,8 @@ def run(
                                "(learning rate, seed, LoRA rank, ...); run.json records the changed keys."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the MindFormers YAML (and the msrun command "
                                  "on ascend) and exit."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
-    json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
+    quiet: bool = QuietOpt,
+    json_out: Optional[str] = JsonOpt,
 ) -> None:
     """LoRA-fine-tune a Llama model through MindFormers on the output of `mathdata build`."""
     from dataclasses import asdict
@@ -165,8 +165,8 @@ def merge(
                                               "(default: the newest)."),
     keep_merged: int = typer.Option(0, "--keep-merged", min=0, help="Merge N checkpoints spaced evenly over "
                                     "the run (the contest asked for 5); others under RUN_DIR/merged are removed."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
-    json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
+    quiet: bool = QuietOpt,
+    json_out: Optional[str] = JsonOpt,
 ) -> None:
     """Write full checkpoints with LoRA folded in: W + B@A * alpha/rank, loadable by a plain LlamaForCausalLM."""
     from .merge import merge_run, merged_step
