@@ -14,24 +14,13 @@ import mathdata.cli
 import mathtrain.cli
 from mathdata.cli_output import CliGroup, STDOUT_CLOSED, check_json_target
 
+from cli_helpers import run_main
 from conftest import FIXTURES, ROOT
 
 MIXED = FIXTURES / "audit" / "mixed.jsonl"
 MATH_PREDS = FIXTURES / "eval" / "math_predictions.jsonl"
 MATH_REFS = FIXTURES / "eval" / "math_references.jsonl"
 ENV = {**os.environ, "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python", "GLOG_v": "3"}
-
-
-def run(main, prog, monkeypatch, capsys, *args):
-    """-> (exit code, stdout, stderr) of the real entry point `main`, in this process."""
-    monkeypatch.setattr(sys, "argv", [prog, *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def refusal(value: str) -> str:
@@ -41,7 +30,7 @@ def refusal(value: str) -> str:
 @pytest.mark.parametrize("args", [["--json", "--quiet"], ["--json", "-q"], ["--json=--quiet"]])
 def test_mathdata_audit_refuses_an_option_as_the_json_file(args, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(mathdata.cli.main, "mathdata", monkeypatch, capsys, "audit", MIXED, *args)
+    code, out, err = run_main(mathdata.cli.main, "mathdata", monkeypatch, capsys, "audit", MIXED, *args)
     value = args[-1].removeprefix("--json=")
     assert code == 2 and out == ""
     assert err.startswith(f"mathdata: error: {refusal(value)} (") and err.count("\n") == 1
@@ -51,7 +40,7 @@ def test_mathdata_audit_refuses_an_option_as_the_json_file(args, tmp_path, monke
 
 def test_mathtrain_score_refuses_an_option_as_the_json_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(mathtrain.cli.main, "mathtrain", monkeypatch, capsys,
+    code, out, err = run_main(mathtrain.cli.main, "mathtrain", monkeypatch, capsys,
                          "score", "math", "-p", MATH_PREDS, "-r", MATH_REFS, "--json", "--quiet")
     assert code == 2 and out == ""
     assert err.startswith(f"mathtrain: error: {refusal('--quiet')} (") and err.count("\n") == 1
@@ -60,7 +49,7 @@ def test_mathtrain_score_refuses_an_option_as_the_json_file(tmp_path, monkeypatc
 
 def test_a_file_really_named_like_an_option_is_written_as_the_hint_says(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(mathtrain.cli.main, "mathtrain", monkeypatch, capsys, "score", "math", "-p", MATH_PREDS,
+    code, out, err = run_main(mathtrain.cli.main, "mathtrain", monkeypatch, capsys, "score", "math", "-p", MATH_PREDS,
                          "-r", MATH_REFS, "--rules", ROOT / "rules", "--json", "./--quiet", "--quiet")
     assert code == 0, err
     assert json.loads((tmp_path / "--quiet").read_text(encoding="utf-8"))["correct"] == 12

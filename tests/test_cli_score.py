@@ -1,11 +1,12 @@
 """`mathtrain score math|squad|contest` through the real entry point: exit codes, output, JSON."""
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from mathtrain.cli import main
+
+from cli_helpers import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 MATH_PREDS = ROOT / "fixtures/eval/math_predictions.jsonl"
@@ -16,14 +17,7 @@ SQUAD_PREDS = ROOT / "fixtures/eval/squad_predictions.jsonl"
 
 def run(monkeypatch, capsys, *args):
     """-> (exit code, stdout, stderr) of `mathtrain ARGS`."""
-    monkeypatch.setattr(sys, "argv", ["mathtrain", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_main(main, "mathtrain", monkeypatch, capsys, *args)
 
 
 def test_every_command_has_help(monkeypatch, capsys):
