@@ -110,3 +110,23 @@ def test_stdout_closed_before_the_first_write(module, args):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err
     assert "Traceback" not in err and "error" not in err.lower() and err.strip() == ""
+
+
+# ------------------------------------------------------------------------------- --json - alone on stdout
+
+def test_json_to_stdout_silences_the_terminal_reports(tmp_path):
+    """Without --quiet, `--json -` still leaves stdout to the JSON alone (the report would break it)."""
+    audit = subprocess.run([sys.executable, "-c", "from mathdata.cli import main; main()", "audit", str(MIXED),
+                            "--json", "-", "--workers", "1"], capture_output=True, text=True, env=ENV)
+    assert audit.returncode == 0, audit.stderr
+    assert json.loads(audit.stdout)["records"] == 39
+    build = subprocess.run([sys.executable, "-c", "from mathdata.cli import main; main()", "build",
+                            str(FIXTURES / "build" / "train_sample.jsonl"),
+                            "--quota", str(FIXTURES / "build" / "quotas-tiny.toml"),
+                            "-o", str(tmp_path / "o"), "--json", "-", "--workers", "1"],
+                           capture_output=True, text=True, env=ENV)
+    assert build.returncode == 0, build.stderr
+    stats = json.loads(build.stdout)
+    assert stats["outputs"]["train.jsonl"]["records"] == len((tmp_path / "o" / "train.jsonl").read_text(
+        encoding="utf-8").splitlines())
+    assert "Quota plan" not in build.stdout + build.stderr and "Stages" not in build.stderr

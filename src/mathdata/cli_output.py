@@ -111,6 +111,11 @@ def _rich_passes_broken_pipes():
         Console.on_broken_pipe = saved
 
 
+def json_to_stdout(target) -> bool:
+    """`--json -`: stdout carries the JSON alone, so a command's terminal report stays silent."""
+    return target is not None and str(target) == "-"
+
+
 def emit_json(target: str | Path | None, obj) -> None:
     """`--json FILE` writes atomically (never a half-written file); `--json -` prints to stdout;
     None does nothing."""

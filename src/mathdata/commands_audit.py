@@ -8,7 +8,7 @@ import typer
 
 from .app import (EngineOpt, NoHeaderOpt, ProblemFieldOpt, QuietOpt, RayAddressOpt, RulesOpt, SolutionFieldOpt,
                   app)
-from .cli_output import emit_json
+from .cli_output import emit_json, json_to_stdout
 from .errors import MathDataError
 
 
@@ -39,7 +39,7 @@ def audit(
         raise MathDataError(f"--json and --html are the same file ({html_out})", "give them different names")
     stats = run_audit(paths, problem_field, solution_field, skip_bad, rules, quiet=quiet, workers=workers,
                       no_header=no_header, engine=engine, ray_address=ray_address)
-    if not quiet:
+    if not quiet and not json_to_stdout(json_out):
         from rich.console import Console
         from .report.terminal import render_terminal
         render_terminal(stats, Console())

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .app import EngineOpt, NoHeaderOpt, ProblemFieldOpt, QuietOpt, RayAddressOpt, RulesOpt, SolutionFieldOpt, app
-from .cli_output import emit_json
+from .cli_output import emit_json, json_to_stdout
 from .errors import MathDataError
 from .report.format import count as _n
 from .textsafe import plain
@@ -151,7 +151,7 @@ def build(
     if json_out and json_out != "-" and resolve(out_dir, "-o") in resolve(json_out, "--json").parents:
         raise MathDataError(f"--json {json_out}: is inside the build folder -o {out_dir}",
                             "write the stats beside the folder; the build folder holds only what the build writes")
-    console = Console()
+    console = Console(quiet=json_to_stdout(json_out))
     opts = BuildOptions(seed=seed, top_up=top_up, excludes=tuple(exclude), keep_english=keep_english,
                         keep_wrong=keep_wrong, keep_implausible=keep_implausible, style=style, round_to=round_to,
                         prompt=prompt, rules_dir=rules, ngram=ngram, overlap=overlap, workers=workers,
