@@ -109,9 +109,9 @@ def test_every_category_is_in_the_table_and_the_chart_with_its_count(page, stats
 
 
 @pytest.mark.parametrize("chart, titles", [
-    ("dup-chart", ["all records · kept after dedup: 31 of 39 (79.5%)", "all records · near duplicates: 2 of 39 (5.1%)",
-                   "add · exact duplicates: 2 of 7 (28.6%)", "simplify · exact duplicates: 3 of 5 (60.0%)",
-                   "word_problem · near duplicates: 1 of 4 (25.0%)"]),
+    ("dup-chart", ["all records · kept after dedup: 31 of 39 (79.5%)",
+                   "all records · near duplicates: 2 of 39 (5.1%)", "add · exact duplicates: 2 of 7 (28.6%)",
+                   "simplify · exact duplicates: 3 of 5 (60.0%)", "word_problem · near duplicates: 1 of 4 (25.0%)"]),
     ("status-chart", ["discount · implausible: 1 of 2 (50.0%)", "area · wrong answer: 1 of 2 (50.0%)",
                       "english · unverifiable: 3 of 3 (100.0%)", "all records · verified: 27 of 39 (69.2%)"]),
 ])
@@ -139,8 +139,8 @@ NEAR_FIXTURE = FIXTURE.parent.parent / "corpora" / "near_duplicates.jsonl"
 
 def cards(page: str) -> list[tuple[str, str, str, str]]:
     """(class, value, label, note) of every summary card, in page order."""
-    return re.findall(r'<div class="card ?([^"]*)"><div class="card-value">(.*?)</div><div class="card-label">(.*?)</div>'
-                      r'<div class="card-note">(.*?)</div></div>', page)
+    return re.findall(r'<div class="card ?([^"]*)"><div class="card-value">(.*?)</div>'
+                      r'<div class="card-label">(.*?)</div><div class="card-note">(.*?)</div></div>', page)
 
 
 def test_near_conflicting_labels_card_beside_the_near_duplicates(page, stats):

@@ -260,6 +260,11 @@ def _category_table(stats: dict, colours: dict) -> str:
     return "".join(out)
 
 
+def _near_conflicts(stats: dict) -> str:
+    return (f'<p class="lead near-conflicts">Near, answers differ (<b>{_n(stats.get("near_conflicting_labels", 0))}</b>)'
+            f" counts {e(NEAR_CONFLICT_NOTE)}.</p>")
+
+
 def _table(headers: list[tuple[str, str]], rows: list[list[str]], css: str = "", empty: str = "None.") -> str:
     """headers: (label, 'num'|'txt'); rows: cells already escaped/formatted."""
     if not rows:
@@ -435,7 +440,7 @@ def render_html(stats: dict) -> str:
 <p class="lead">Each bar is one category's records: kept after dedup, near duplicates (the same problem
 reworded, same numbers) and exact duplicates (same text after normalisation); record counts on the right.</p>
 {_dup_chart(stats)}
-<p class="lead near-conflicts">Near, answers differ (<b>{_n(stats.get("near_conflicting_labels", 0))}</b>) counts {e(NEAR_CONFLICT_NOTE)}.</p>
+{_near_conflicts(stats)}
 </section>
 <section id="verification"><h2>Figure 3 · Answer verification per category</h2>
 <p class="lead">Every record's answer recomputed exactly from its problem's numbers, duplicates included;
