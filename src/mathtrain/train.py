@@ -332,13 +332,19 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
     elapsed = t_end - t_begin
     steady_steps = prep.total_steps - start - 1
     tps = tokens_per_step * steady_steps / (t_end - t_steady) if steady_steps > 0 else 0.0
-    result = TrainResult(run_dir=str(run_dir), start_step=start, steps=prep.total_steps,
-                         total_steps=prep.total_steps, steps_per_epoch=prep.steps_per_epoch,
-                         first_loss=first_loss, last_loss=last_loss, tokens_per_s=tps, elapsed_s=elapsed,
-                         trainable_params=count.trainable, total_params=count.total, ratio=count.ratio,
-                         records={k: v for k, v in asdict(prep.records).items()}, checkpoints=written)
-    log.line(f"done: steps {start}->{prep.total_steps} loss {first_loss:.4f} -> {last_loss:.4f} "
-             f"tokens/s {tps:.0f} elapsed {elapsed:.1f}s")
+    return _finish(run_dir, prep, log, emit, start_step=start, steps=prep.total_steps,
+                   first_loss=first_loss, last_loss=last_loss, tokens_per_s=tps, elapsed_s=elapsed,
+                   trainable_params=count.trainable, total_params=count.total, ratio=count.ratio,
+                   checkpoints=written)
+
+
+def _finish(run_dir: Path, prep: Prepared, log: RunLog, emit, **outcome) -> TrainResult:
+    """The end of either runner: the result (the plan's fields from `prep`), its line in train.log,
+    summary.json and the "done" event."""
+    result = TrainResult(run_dir=str(run_dir), total_steps=prep.total_steps, steps_per_epoch=prep.steps_per_epoch,
+                         records=asdict(prep.records), **outcome)
+    log.line(f"done: steps {result.start_step}->{result.steps} loss {result.first_loss:.4f} -> "
+             f"{result.last_loss:.4f} tokens/s {result.tokens_per_s:.0f} elapsed {result.elapsed_s:.1f}s")
     log.close()
     write_json_atomic(run_dir / "summary.json", asdict(result))
     emit("done", asdict(result))
@@ -435,20 +441,11 @@ def _train_with_trainer(cfg: TrainConfig, prep: Prepared, run_dir: Path, data_di
     info["trainer"] = {"trainable_params": out["trainable_params"], "steps": out["steps"],
                        "initial_step": out["initial_step"]}
     rundir.write_run(run_dir, info)
-    result = TrainResult(run_dir=str(run_dir), start_step=start, steps=start + out["steps"],
-                         total_steps=prep.total_steps, steps_per_epoch=prep.steps_per_epoch,
-                         first_loss=out["first_loss"], last_loss=out["last_loss"],
-                         tokens_per_s=out["tokens_per_s"], elapsed_s=elapsed,
-                         trainable_params=out["trainable_params"], total_params=count.total,
-                         ratio=out["trainable_params"] / count.total,
-                         records={k: v for k, v in asdict(prep.records).items()},
-                         checkpoints=[str(p) for _, p in new])
-    log.line(f"done: steps {start}->{start + out['steps']} loss {out['first_loss']:.4f} -> {out['last_loss']:.4f} "
-             f"tokens/s {out['tokens_per_s']:.0f} elapsed {elapsed:.1f}s")
-    log.close()
-    write_json_atomic(run_dir / "summary.json", asdict(result))
-    emit("done", asdict(result))
-    return result
+    return _finish(run_dir, prep, log, emit, start_step=start, steps=start + out["steps"],
+                   first_loss=out["first_loss"], last_loss=out["last_loss"],
+                   tokens_per_s=out["tokens_per_s"], elapsed_s=elapsed,
+                   trainable_params=out["trainable_params"], total_params=count.total,
+                   ratio=out["trainable_params"] / count.total, checkpoints=[str(p) for _, p in new])
 
 
 def resume_doc(doc: dict, run_dir: Path, checkpoint: Path) -> dict:
