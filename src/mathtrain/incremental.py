@@ -75,8 +75,12 @@ def _cells():
             self.one = ms.Tensor([1.0], ms.float32)
             self.minus = ms.Tensor([-10000.0], ms.float32)
 
-        def _qkv(self, attn, x, bs, seq_len):
-            """LLamaAttention: projections and head split (query/key still without RoPE)."""
+        def _attention_inputs(self, layer, h, bs, seq_len, freqs_cis):
+            """LLamaDecodeLayer's attention_norm, then LLamaAttention's projections, head split and RoPE
+            -> (query, key, value, the normed input's dtype). `freqs_cis`: positions 0..seq_len-1 (prefill)
+            or each row's own position (decode)."""
+            attn = layer.attention
+            x = layer.attention_norm(h)
             query = attn.cast(attn.wq(x), attn.dtype)
             key = attn.cast(attn.wk(x), attn.dtype)
             value = attn.cast(attn.wv(x), attn.dtype)
@@ -84,7 +88,8 @@ def _cells():
             key = attn.transpose(attn.reshape(key, (bs, seq_len, attn.n_kv_head, attn.head_dim)), (0, 2, 1, 3))
             value = attn.transpose(attn.reshape(value, (bs, seq_len, attn.n_kv_head, attn.head_dim)),
                                    (0, 2, 1, 3))
-            return query, key, value
+            query, key = attn.apply_rotary_emb(query, key, freqs_cis)
+            return query, key, value, x.dtype
 
         def _layer_rest(self, layer, x, context, ori_dtype):
             """LLamaAttention after attention (wo) + LLamaDecodeLayer's residuals and feed-forward."""
@@ -124,10 +129,7 @@ def _cells():
             for i in range(self.num_layers):
                 layer = self.layers[i]
                 attn = layer.attention
-                x = layer.attention_norm(h)
-                ori_dtype = x.dtype
-                query, key, value = self._qkv(attn, x, bs, seq_len)
-                query, key = attn.apply_rotary_emb(query, key, freqs_cis)
+                query, key, value, ori_dtype = self._attention_inputs(layer, h, bs, seq_len, freqs_cis)
                 keys += (key,)
                 values += (value,)
                 context = attn._attn(query, attn._repeat_kv(key, attn.n_rep), attn._repeat_kv(value, attn.n_rep),
@@ -157,10 +159,7 @@ def _cells():
             for i in range(self.num_layers):
                 layer = self.layers[i]
                 attn = layer.attention
-                x = layer.attention_norm(h)
-                ori_dtype = x.dtype
-                query, key, value = self._qkv(attn, x, bs, 1)
-                query, key = attn.apply_rotary_emb(query, key, freqs_cis)
+                query, key, value, ori_dtype = self._attention_inputs(layer, h, bs, 1, freqs_cis)
                 key = self.concat_seq((keys[i], key))
                 value = self.concat_seq((values[i], value))
                 new_keys += (key,)
