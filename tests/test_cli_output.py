@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -12,7 +13,8 @@ import typer.main
 
 import mathdata.cli
 import mathtrain.cli
-from mathdata.cli_output import CliGroup, STDOUT_CLOSED, check_json_target
+from mathdata.cli_output import OUTPUT_OPTIONS, STDOUT_CLOSED, CliGroup, check_json_target
+from mathdata.errors import MathDataError
 
 from cli_helpers import run_main
 from conftest import FIXTURES, ROOT
@@ -56,28 +58,58 @@ def test_a_file_really_named_like_an_option_is_written_as_the_hint_says(tmp_path
     assert check_json_target("-") == "-" and check_json_target(None) is None and check_json_target("a-b") == "a-b"
 
 
-def json_options(group) -> list[tuple[str, object]]:
-    """(command path, the --json option) for every command under `group`."""
+@pytest.mark.parametrize("args, message", [
+    (["audit", MIXED, "--html", "--quiet"], "--html takes a FILE; got '--quiet'"),
+    (["synth", "-c", "add", "-o", "-q"], "-o/--output takes a file or folder name; got '-q'"),
+    (["build", MIXED, "--quota", FIXTURES / "build" / "quotas-tiny.toml", "-o", "--quiet"],
+     "-o/--output takes a file or folder name; got '--quiet'"),
+    (["build", MIXED, "--quota", FIXTURES / "build" / "quotas-tiny.toml", "-o", "-"],
+     "-o -: build writes a folder (train.jsonl, manifest.json, ...), not one stream to stdout"),
+])
+def test_other_outputs_refuse_an_option_as_their_name(args, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(mathdata.cli.main, "mathdata", monkeypatch, capsys, *args)
+    assert code == 2 and out == ""
+    assert err.startswith(f"mathdata: error: {message} (") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mathtrain_out_refuses_an_option_as_its_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(mathtrain.cli.main, "mathtrain", monkeypatch, capsys, "run", "--out", "--quiet",
+                              "-c", ROOT / "fixtures" / "tiny" / "train.toml", "-d", tmp_path / "build")
+    assert code == 2 and out == ""
+    assert err.startswith("mathtrain: error: --out/-o takes a folder name; got '--quiet' (")
+    assert list(tmp_path.iterdir()) == []
+
+
+def output_options(group) -> list[tuple[str, object]]:
+    """(command path, option) for every output option (--json, --html, -o/--output, --out) under `group`."""
     found = []
     for name, command in group.commands.items():
         if hasattr(command, "commands"):
-            found += [(f"{name} {sub}", p) for sub, p in json_options(command)]
-        found += [(name, p) for p in command.params if "--json" in p.opts]
+            found += [(f"{name} {sub}", p) for sub, p in output_options(command)]
+        found += [(name, p) for p in command.params if set(p.opts) & set(OUTPUT_OPTIONS)]
     return found
 
 
-def test_every_json_option_of_both_clis_is_checked():
-    """The check is attached by CliGroup to whatever command has a --json option, including ones added later."""
-    for app, at_least in ((mathdata.cli.app, {"audit", "build"}),
-                          (mathtrain.cli.app, {"score math", "score squad", "score contest", "eval", "run"})):
+def test_every_output_option_of_both_clis_is_checked():
+    """The check is attached by CliGroup to whatever command has such an option, including ones added later."""
+    for app, json_at_least, others_at_least in (
+            (mathdata.cli.app, {"audit", "build"}, {"audit", "synth", "build"}),
+            (mathtrain.cli.app, {"score math", "score squad", "score contest", "eval", "run"},
+             {"eval", "run", "import", "compare"})):
         root = typer.main.get_command(app)
         assert isinstance(root, CliGroup)
-        options = json_options(root)
-        assert at_least <= {name for name, _ in options}
+        options = output_options(root)
+        assert json_at_least <= {name for name, o in options if "--json" in o.opts}
+        assert others_at_least <= {name for name, o in options if "--json" not in o.opts}
         for name, option in options:
-            with pytest.raises(Exception, match="takes a FILE or -"):
+            label = re.escape("/".join(option.opts))
+            with pytest.raises(MathDataError, match=rf"^{label} takes [^;]+; got '--quiet' \(give the name right after"):
                 option.callback(None, option, "--quiet")
             assert option.callback(None, option, "-") == "-", name
+            assert option.callback(None, option, "a-b") == "a-b", name
 
 
 # ------------------------------------------------------------------------------- a closed stdout

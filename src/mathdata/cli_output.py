@@ -17,18 +17,28 @@ from .errors import MathDataError
 JSON_HELP = "Also write the result as JSON to FILE ('-' for stdout, which silences the summary)."
 QUIET_HELP = "Print nothing but errors (use with --json)."
 JSON_OPTION = "--json"
+# options that name where a command writes, and what each takes: a value that looks like an option
+# (`--json --quiet` makes `--quiet` the file name) is refused before any work
+OUTPUT_OPTIONS = {JSON_OPTION: "a FILE or - (stdout)", "--html": "a FILE", "--output": "a file or folder name",
+                  "--out": "a folder name"}
 # the exit status of a process that a closed pipe ended (128 + SIGPIPE), as the shell shows it
 STDOUT_CLOSED = 141
 
 
-def check_json_target(value):
-    """A `--json` value that looks like an option (`--json --quiet` makes `--quiet` the file name) is
-    refused before any work; `-` is stdout."""
+def check_output_target(option: str, value, label: str | None = None):
+    """`value` of the output option `option` (named `label` in the message: `-o/--output`), refused
+    when it starts with `-` and is not `-`."""
     if value is not None and str(value).startswith("-") and str(value) != "-":
-        raise MathDataError(f"{JSON_OPTION} takes a FILE or - (stdout); got {str(value)!r}",
-                            f"give the file name right after {JSON_OPTION}; for a file really named {str(value)!r} "
+        label = label or option
+        raise MathDataError(f"{label} takes {OUTPUT_OPTIONS[option]}; got {str(value)!r}",
+                            f"give the name right after {label}; for a name that really starts with '-', "
                             f"write ./{value}")
     return value
+
+
+def check_json_target(value):
+    """A `--json` value: a FILE, or `-` for stdout."""
+    return check_output_target(JSON_OPTION, value)
 
 
 def _commands(group):
@@ -38,9 +48,9 @@ def _commands(group):
             yield from _commands(command)
 
 
-def _checked(callback):
+def _checked(option: str, callback):
     def check(ctx, param, value):
-        value = check_json_target(value)
+        value = check_output_target(option, value, "/".join(param.opts))
         return callback(ctx, param, value) if callback else value
     return check
 
@@ -70,16 +80,17 @@ def stdout_closed() -> None:
 
 
 class CliGroup(TyperGroup):
-    """The root command of both CLIs. Every command's `--json` option checks its value
-    (`check_json_target`), and a closed stdout ends the run quietly (`stdout_closed`): in here,
+    """The root command of both CLIs. Every command's `--json`, `--html`, `-o/--output` and `--out`
+    option checks its value (`check_output_target`), and a closed stdout ends the run quietly (`stdout_closed`): in here,
     because typer's own handler of a broken pipe exits 1."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for command in _commands(self):
             for param in command.params:
-                if JSON_OPTION in getattr(param, "opts", ()):
-                    param.callback = _checked(param.callback)
+                option = next((o for o in getattr(param, "opts", ()) if o in OUTPUT_OPTIONS), None)
+                if option:
+                    param.callback = _checked(option, param.callback)
 
     def invoke(self, ctx):
         try:

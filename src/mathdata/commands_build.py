@@ -145,6 +145,9 @@ def build(
     from .build import BuildOptions
     from .build import build as run_build
     from .outputs import check_file_output, resolve, rules_files
+    if str(out_dir) == "-":
+        raise MathDataError("-o -: build writes a folder (train.jsonl, manifest.json, ...), not one stream to stdout",
+                            "give a folder, e.g. -o build/; `mathdata synth -o -` is the command that writes to stdout")
     check_file_output(json_out, [*inputs, quota, *exclude, *rules_files(rules)], "--json")
     if json_out and json_out != "-" and resolve(out_dir, "-o") == resolve(json_out, "--json"):
         raise MathDataError(f"--json {json_out}: is the build folder -o {out_dir}", "write the stats to a file beside it")
