@@ -1,6 +1,7 @@
-"""What both CLIs (mathdata, mathtrain) write besides their reports: `--json FILE`, a guard that
-keeps libraries' log lines off stdout, and what happens when stdout's reader leaves. One owner for
-each, used by every command: both apps are built on `CliGroup`."""
+"""What both CLIs (mathdata, mathtrain) write besides their reports: `--json FILE`, the check of
+every output name (`--json`, `--html`, `-o`, `--out`), a guard that keeps libraries' log lines off
+stdout, and what happens when stdout's reader leaves. One owner for each, used by every command:
+both apps are built on `CliGroup`."""
 from __future__ import annotations
 
 import contextlib
@@ -81,8 +82,8 @@ def stdout_closed() -> None:
 
 class CliGroup(TyperGroup):
     """The root command of both CLIs. Every command's `--json`, `--html`, `-o/--output` and `--out`
-    option checks its value (`check_output_target`), and a closed stdout ends the run quietly (`stdout_closed`): in here,
-    because typer's own handler of a broken pipe exits 1."""
+    option checks its value (`check_output_target`), and a closed stdout ends the run quietly
+    (`stdout_closed`): here, because typer's own handler of a broken pipe exits 1."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -132,7 +133,7 @@ def emit_json(target: str | Path | None, obj) -> None:
     None does nothing."""
     if target is None:
         return
-    if str(target) == "-":
+    if json_to_stdout(target):
         sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
         sys.stdout.flush()
     else:
