@@ -11,6 +11,7 @@ from mathdata.prompts import PromptSpec
 from mathtrain.cli import main
 from mathtrain.evaluate import run_eval as run_eval_mod
 from mathtrain.evaluate.run_eval import Backend, EvalOptions, run_eval
+from train_helpers import two_step_run
 
 ROOT = Path(__file__).resolve().parents[1]
 MATH_REFS = ROOT / "fixtures/eval/math_references.jsonl"
@@ -154,17 +155,8 @@ def test_eval_cli_with_stand_in_model(tmp_path, monkeypatch, capsys):
 # ------------------------------------------------------------------------------- real, on CPU
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """A tiny LoRA run trained for 2 steps by mathtrain.train on a small build directory."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from train_helpers import TINY_TOML, write_build_dir
-
-    from mathtrain.config import load_config
-    from mathtrain.train import train
-
-    base = tmp_path_factory.mktemp("eval_run")
-    build = write_build_dir(base / "build", n=16)
-    train(load_config(TINY_TOML), build, base / "run", max_steps=2)
-    return base / "run", build
+    """(run_dir, build_dir): a tiny LoRA run trained for 2 steps (shared with test_eval_generate.py)."""
+    return two_step_run(tmp_path_factory)
 
 
 @pytest.mark.train

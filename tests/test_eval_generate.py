@@ -2,13 +2,12 @@
 (a 2-step LoRA run): the KV-cached engine (CPU default), the no-cache loop, and MindFormers' own batched
 `generate` (the engine of use_past models on Ascend), with rows of very different lengths, EOS stops in the
 middle of a batch and min_new_tokens."""
-import sys
-from pathlib import Path
 
 import pytest
 
 from mathdata.errors import MathDataError
 from mathtrain.infer import plan_batches
+from train_helpers import two_step_run
 
 SQUAD_HEAD = "Read the passage and answer the question below.\n\n### Instruction:\n"
 
@@ -29,24 +28,18 @@ def test_plan_batches_sorts_by_length_and_bounds_rows_and_tokens():
 
 @pytest.fixture(scope="module")
 def nets(tmp_path_factory):
-    """(pynative network, graph network, tokenizer, prompts) of a tiny run trained for 2 steps."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from train_helpers import TINY_TOML, write_build_dir
-
-    from mathtrain.config import load_config
+    """(pynative network, graph network, tokenizer, prompts) of a tiny run trained for 2 steps (shared with
+    test_eval.py)."""
     from mathtrain.infer import load_for_inference, read_run
-    from mathtrain.train import train
 
-    base = tmp_path_factory.mktemp("gen_run")
-    build = write_build_dir(base / "build", n=16)
-    train(load_config(TINY_TOML), build, base / "run", max_steps=2)
-    spec = read_run(base / "run").prompt
+    run, _ = two_step_run(tmp_path_factory)
+    spec = read_run(run).prompt
     prompts = [spec.generation_prompt("计算 12.5 + 3 等于多少？"),
                SQUAD_HEAD + "The river flows east into the sea. " * 3 + "\n\n### Input:\nWhere?\n\n### Response:",
                spec.generation_prompt("计算 4567.5 - 89 等于多少？"),
                SQUAD_HEAD + "Denver won the game in 2015. " * 1 + "\n\n### Input:\nWho won?\n\n### Response:"]
-    py_net, tok, _, _ = load_for_inference(base / "run", seq_length=160)
-    graph_net, tok, _, _ = load_for_inference(base / "run", seq_length=160, mode="graph")
+    py_net, tok, _, _ = load_for_inference(run, seq_length=160)
+    graph_net, tok, _, _ = load_for_inference(run, seq_length=160, mode="graph")
     return py_net, graph_net, tok, prompts
 
 

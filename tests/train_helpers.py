@@ -72,30 +72,68 @@ def session_root(tmp_path_factory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-def shared_run(tmp_path_factory) -> tuple[Path, Path, dict]:
-    """(build_dir, run_dir, result) of one tiny CPU training run shared by the train/merge/resume tests.
-    The first caller trains; concurrent xdist workers wait for its DONE marker."""
-    root = session_root(tmp_path_factory) / "mathtrain-shared"
-    build, run, done = root / "build", root / "run", root / "DONE"
+def once_per_session(root: Path, make, what: str, timeout: float = 900) -> str:
+    """Run `make` (-> a status text, "0" for success) once per test session in folder `root`: the first caller
+    runs it, later callers and concurrent xdist workers wait for its DONE marker. Returns the status."""
+    done = root / "DONE"
     try:
         root.mkdir(parents=True)
         owner = True
     except FileExistsError:
         owner = False
     if owner:
+        status = "interrupted"
+        try:
+            status = make()
+        except Exception as err:  # the callers after this one fail too, with the reason
+            status = f"{type(err).__name__}: {err}"
+            raise
+        finally:
+            done.write_text(status, encoding="utf-8")
+    deadline = time.time() + timeout
+    while not done.exists():
+        if time.time() > deadline:
+            raise TimeoutError(f"{what} did not finish")
+        time.sleep(0.5)
+    return done.read_text(encoding="utf-8")
+
+
+def shared_run(tmp_path_factory) -> tuple[Path, Path, dict]:
+    """(build_dir, run_dir, result) of one tiny CPU training run shared by the train/merge/resume tests.
+    The first caller trains; concurrent xdist workers wait for its DONE marker."""
+    root = session_root(tmp_path_factory) / "mathtrain-shared"
+    build, run = root / "build", root / "run"
+
+    def train_by_cli() -> str:
         write_build_dir(build, n=128)
         proc = run_cli("run", "--config", str(TINY_TOML), "--data", str(build), "--out", str(run),
                        "--json", str(root / "result.json"))
         (root / "stdout.txt").write_text(proc.stdout + "\n" + proc.stderr, encoding="utf-8")
-        done.write_text(str(proc.returncode), encoding="utf-8")
-    deadline = time.time() + 900
-    while not done.exists():
-        if time.time() > deadline:
-            raise TimeoutError("shared training run did not finish")
-        time.sleep(0.5)
-    if done.read_text() != "0":
+        return str(proc.returncode)
+
+    if once_per_session(root, train_by_cli, "shared training run") != "0":
         raise AssertionError("shared training run failed:\n" + (root / "stdout.txt").read_text()[-3000:])
     return build, run, json.loads((root / "result.json").read_text(encoding="utf-8"))
+
+
+def two_step_run(tmp_path_factory) -> tuple[Path, Path]:
+    """(run_dir, build_dir) of a tiny LoRA run trained for 2 steps in-process by mathtrain.train on 16 records:
+    the model the eval and generation tests run. Trained once per session (they only read it)."""
+    root = session_root(tmp_path_factory) / "mathtrain-two-step"
+    build, run = root / "build", root / "run"
+
+    def train_in_process() -> str:
+        from mathtrain.config import load_config
+        from mathtrain.train import train
+
+        write_build_dir(build, n=16)
+        train(load_config(TINY_TOML), build, run, max_steps=2)
+        return "0"
+
+    status = once_per_session(root, train_in_process, "two-step training run")
+    if status != "0":
+        raise AssertionError(f"two-step training run failed: {status}")
+    return run, build
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
