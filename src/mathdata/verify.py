@@ -35,6 +35,7 @@ import polars as pl
 from .answers import answer_list, extract_answer, is_expression, paren_value, parse_number
 from .equations import equation_value, is_system, orders, parse_system, root_near, satisfied, solve_linear
 from .formula import CONTEXT, evaluate_at
+from .keys import group_ids, placed
 from .limits import default_limits
 from .normalize import normalize_text
 from .rules import Rules, Template
@@ -353,8 +354,10 @@ def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
     Each distinct (template, problem, solution) is checked once; large inputs are split over
     `workers` forked processes (the frame reaches them by fork, only the result columns travel back)."""
     global _WORK
-    keys = (df.filter(pl.col("template").is_not_null())
-            .select("template", "norm", "solution").unique(maintain_order=True))
+    tmpl_rows = df["template"].is_not_null().arg_true()
+    triples = df.select("template", "norm", "solution")[tmpl_rows]
+    groups = group_ids(triples, ["template", "norm", "solution"])
+    keys = groups.firsts(triples)
     templates = {t.name: t for t in rules.templates}
     # why 50,000: below it, starting the processes costs more than it saves
     if workers > 1 and keys.height > 50_000:
@@ -370,8 +373,10 @@ def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
         status, reason = pl.concat([p[0] for p in parts]), pl.concat([p[1] for p in parts])
     else:
         status, reason = _verify_rows(keys, templates)
-    keys = keys.with_columns(status=status, reason=reason)
-    out = df.join(keys, on=["template", "norm", "solution"], how="left", maintain_order="left", nulls_equal=False)
+    del keys, triples
+    # each key's result, back on its rows by position (rows without a template stay null)
+    out = df.with_columns(status=placed(df.height, tmpl_rows, groups.spread(status)),
+                          reason=placed(df.height, tmpl_rows, groups.spread(reason)))
     calc = (out.filter(pl.col("template").is_null() & pl.col("solution").str.contains("<<", literal=True))
             .select("solution").unique(maintain_order=True))
     if calc.height:
