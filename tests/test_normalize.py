@@ -26,3 +26,17 @@ def test_canonical_numbers_and_family_mask():
     out = df.select(n=canonical_numbers_expr(pl.col("t")), f=mask_numbers_expr(pl.col("t")))
     assert out["n"].to_list() == [["1044.4", "7", "0"], ["5", "1.5", "-3"]]
     assert out["f"].to_list() == ["长为 # 厘米,宽 # 和 #", "x # # #"]
+
+
+def test_canonical_numbers_equals_the_expression_on_random_number_texts():
+    """The Series fast path (only texts with a non-canonical number are rewritten) gives exactly
+    canonical_numbers_expr's lists, on texts dense in commas, zeros, dots and signs."""
+    import random
+
+    from mathdata.normalize import canonical_numbers, canonical_numbers_expr
+    rng = random.Random(7)
+    texts = ["".join(rng.choice("0123456789,.-+ a一") for _ in range(rng.randint(0, 14))) for _ in range(30000)]
+    s = pl.Series("t", texts)
+    fast = canonical_numbers(s)
+    assert fast.to_list() == s.to_frame().select(canonical_numbers_expr(pl.col("t")))["t"].to_list()
+    assert canonical_numbers(pl.Series(["1,044.40 与 007", "3 + 4"])).to_list() == [["1044.4", "7"], ["3", "4"]]

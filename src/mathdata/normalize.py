@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import polars as pl
 
 from .fullwidth import ASCII, FULLWIDTH
@@ -181,6 +182,25 @@ def canonical_numbers_expr(col: pl.Expr) -> pl.Expr:
         .str.replace(r"\.$", "")
         .str.replace(r"^-0$", "0")
     )
+
+
+# Texts holding a number that canonical_numbers_expr would rewrite (a comma between digits, a leading
+# zero, a trailing fractional zero, a -0); wider than needed is only slower, never wrong.
+_NEEDS_CANONICAL = r"\d,\d|(?:^|\D)0\d|\.\d*0(?:\D|$)|-0(?:\D|$)"
+
+
+def canonical_numbers(texts: pl.Series) -> pl.Series:
+    """`canonical_numbers_expr` over a Series: only texts with a number not already in canonical form
+    pay for the per-number rewrite (most of a template corpus has none)."""
+    found = texts.str.extract_all(NUMBER_RE)
+    needs = texts.str.contains(_NEEDS_CANONICAL).fill_null(False)
+    if needs.any():
+        rows = needs.arg_true()
+        fixed = texts.gather(rows).to_frame("t").select(canonical_numbers_expr(pl.col("t")))["t"]
+        pick = np.arange(len(texts))
+        pick[rows.to_numpy()] = len(texts) + np.arange(len(rows))   # (list columns have no scatter)
+        found = pl.concat([found, fixed.alias(found.name)]).gather(pick)
+    return found
 
 
 def mask_numbers_expr(col: pl.Expr) -> pl.Expr:

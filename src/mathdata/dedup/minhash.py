@@ -1,12 +1,14 @@
 """Number-aware near duplicates with datasketch MinHash LSH (see rules/dedup.toml for the rule)."""
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import xxhash
 from datasketch import MinHash, MinHashLSH
 
+from ..keys import Groups, group_ids
 from ..answers import extract_answer, parse_number
-from ..normalize import canonical_numbers_expr, mask_numbers_expr
+from ..normalize import canonical_numbers, canonical_numbers_expr, mask_numbers_expr
 from .chinese import block_words_expr, numeral_tokens
 from .config import DedupConfig
 
@@ -72,6 +74,13 @@ def blocking_key_expr(norm: pl.Expr) -> pl.Expr:
     return canonical_numbers_expr(norm).list.sort().list.join(" ")
 
 
+def _shared_blocks(blocks: Groups, free: np.ndarray) -> list[int]:
+    """Rows (ascending) whose block has more than one row and at least one free-text row."""
+    size = np.bincount(blocks.ids, minlength=blocks.count)
+    has_free = np.bincount(blocks.ids, weights=free, minlength=blocks.count) > 0
+    return np.flatnonzero((size > 1)[blocks.ids] & has_free[blocks.ids]).tolist()
+
+
 def near_clusters(reps: pl.DataFrame, cfg: DedupConfig) -> tuple[list[int], dict]:
     """Cluster the exact-unique records `reps` (in keep order: the first of a cluster is kept).
 
@@ -81,8 +90,7 @@ def near_clusters(reps: pl.DataFrame, cfg: DedupConfig) -> tuple[list[int], dict
     uf = UnionFind(n)
     keyed = reps.select(
         pl.col("norm"), pl.col("template"),
-        nums=canonical_numbers_expr(pl.col("norm")),
-        family=mask_numbers_expr(pl.col("norm")),
+        nums=canonical_numbers(reps["norm"]),
         ops=pl.col("norm").str.extract_all(OPERATORS).list.unique().list.sort().list.join(""),
         words=_words_expr(cfg),
     ).with_row_index("i").with_columns(
@@ -90,17 +98,13 @@ def near_clusters(reps: pl.DataFrame, cfg: DedupConfig) -> tuple[list[int], dict
         block=pl.concat_str(pl.col("nums").list.sort().list.join(" "), pl.col("ops"), pl.col("words"), separator="|"),
     )
     # 1. Same template, same numbers in the same order: a reformatted copy (1044.40 vs 1044.4).
-    same = (keyed.filter(pl.col("template").is_not_null())
-            .group_by("template", "ordered", maintain_order=True).agg(pl.col("i"))
-            .filter(pl.col("i").list.len() > 1))
-    for members in same["i"].to_list():
-        for other in members[1:]:
-            uf.union(members[0], other)
+    tmpl_rows = keyed["template"].is_not_null().arg_true().to_numpy()
+    same = group_ids(keyed.select("template", "ordered")[tmpl_rows], ["template", "ordered"])
+    for member in np.flatnonzero(same.first[same.ids] != np.arange(len(tmpl_rows))):
+        uf.union(int(tmpl_rows[same.first[same.ids[member]]]), int(tmpl_rows[member]))
     # 2. Free text: MinHash LSH among records that share their number multiset with a free-text record.
-    blocks = (keyed.group_by("block").agg(pl.col("i"), free=pl.col("template").is_null().any(),
-                                          size=pl.len())
-              .filter(pl.col("free") & (pl.col("size") > 1)))
-    candidates = sorted(i for members in blocks["i"].to_list() for i in members)
+    free = keyed["template"].is_null().to_numpy()
+    candidates = _shared_blocks(group_ids(keyed, "block"), free)
     # 3. Among those, numbers written in Chinese (一, 两, 第一, 三分之一, 一半) and units of measure
     #    (厘米 vs 米) must agree too; computed on these few rows only.
     if candidates:
@@ -109,16 +113,14 @@ def near_clusters(reps: pl.DataFrame, cfg: DedupConfig) -> tuple[list[int], dict
         values = numeral_tokens(rows["norm"], chinese)
         rows = rows.with_columns(block=pl.concat_str(pl.col("block"), block_words_expr(pl.col("norm"), chinese, values),
                                                      separator="|"))
-        keep = (rows.group_by("block").agg(pl.col("i"), free=pl.col("template").is_null().any(), size=pl.len())
-                .filter(pl.col("free") & (pl.col("size") > 1)))
-        candidates = sorted(i for members in keep["i"].to_list() for i in members)
+        candidates = [candidates[k] for k in _shared_blocks(group_ids(rows, "block"), free[candidates])]
         block_by_i = dict(zip(rows["i"].to_list(), rows["block"].to_list()))
     stats = {"minhash_candidates": len(candidates), "minhash_pairs": 0, "conflicting_labels": 0}
     if candidates:
         rows = keyed[candidates]
         texts, tmpl = rows["norm"].to_list(), rows["template"].to_list()
         block_of = [block_by_i[i] for i in candidates]
-        family, ordered = rows["family"].to_list(), rows["ordered"].to_list()
+        family, ordered = rows.select(mask_numbers_expr(pl.col("norm")))["norm"].to_list(), rows["ordered"].to_list()
         labels = [_label(s) for s in reps["solution"].gather(candidates).to_list()] if "solution" in reps.columns \
             else [None] * len(candidates)
         sigs = signatures(texts, cfg)
