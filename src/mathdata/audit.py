@@ -9,12 +9,14 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from . import __version__
 from .classify import classify
 from .dedup import DedupConfig, blocking_key_expr, find_duplicates, load_dedup_config
 from .io import read_records, sha256_file
+from .keys import group_ids
 from .normalize import mask_numbers_expr
 from .pipeline import BY_KEY, GLOBAL, MAP, Stage, StageResult, result
 from .progress import Steps
@@ -100,17 +102,24 @@ def _examples(df: pl.DataFrame, status: str) -> list[dict]:
 
 
 def summarise(df: pl.DataFrame, category_order) -> dict:
-    df = df.with_columns(family=mask_numbers_expr(pl.col("norm")), chars=pl.col("problem").str.len_chars())
+    # per distinct normalised text (keys.py): its category, wording family and number of records
+    norms = group_ids(df, "norm")
+    uniq = norms.firsts(df.select("norm", "category")).with_columns(
+        family=mask_numbers_expr(pl.col("norm")), count=pl.Series(np.bincount(norms.ids), dtype=pl.UInt32))
+    fams = group_ids(uniq, ["category", "family"])
+    families = fams.firsts(uniq.select("category", "family")).with_columns(
+        count=pl.Series(np.bincount(fams.ids, weights=uniq["count"].to_numpy()).astype(np.uint32)))
+    families_of = dict(families.group_by("category").len().iter_rows())
+    df = df.with_columns(chars=pl.col("problem").str.len_chars())
     per = (df.group_by("category").agg(
         count=pl.len(),
         unique=(~pl.col("exact_dup")).sum(),
         exact_duplicates=pl.col("exact_dup").sum(),
         near_duplicates=pl.col("near_dup").sum(),
-        families=pl.col("family").n_unique(),
         median_chars=pl.col("chars").median(),
         **{s: (pl.col("status") == s).sum() for s in STATUSES},
     ))
-    by_name = {r["category"]: r for r in per.to_dicts()}
+    by_name = {r["category"]: {**r, "families": families_of.get(r["category"], 0)} for r in per.to_dicts()}
     categories = {}
     empty = {"count": 0, "unique": 0, "exact_duplicates": 0, "near_duplicates": 0, "families": 0,
              "median_chars": 0, **{s: 0 for s in STATUSES}}
@@ -124,16 +133,20 @@ def summarise(df: pl.DataFrame, category_order) -> dict:
             "families": r["families"], **{s: r[s] for s in STATUSES},
             "median_chars": float(r["median_chars"] or 0),
         }
-    exact_clusters = (df.group_by("exact_group").agg(pl.col("problem").first(), pl.col("category").first(),
-                                                     copies=pl.len())
-                      .filter(pl.col("copies") > 1).sort(["copies", "exact_group"], descending=[True, False]).head(10))
+    copies = uniq["count"].to_numpy()
+    exact_clusters = (pl.DataFrame({"exact_group": df["exact_group"].gather(norms.first), "copies": uniq["count"]})
+                      .with_columns(problem=df["problem"].gather(norms.first), category=uniq["category"])
+                      .filter(pl.Series(copies > 1))
+                      .sort(["copies", "exact_group"], descending=[True, False]).head(10))
     near = df.filter(~pl.col("exact_dup"))
-    near_clusters = (near.group_by("near_group").agg(pl.col("problem"), pl.col("category").first(), size=pl.len())
-                     .filter(pl.col("size") > 1).sort(["size", "near_group"], descending=[True, False]).head(10))
-    families = (df.group_by("category", "family").agg(count=pl.len())
-                .sort(["count", "family"], descending=[True, False]).head(10))
+    in_cluster = np.bincount(near["near_group"].to_numpy())[near["near_group"].to_numpy()] > 1
+    near_clusters = (near.filter(pl.Series(in_cluster))
+                     .group_by("near_group").agg(pl.col("problem"), pl.col("category").first(), size=pl.len())
+                     .sort(["size", "near_group"], descending=[True, False]).head(10))
+    top_families = families.sort(["count", "family"], descending=[True, False]).head(10)
     # the same problem labelled with different solutions
-    conflicts = df.group_by("exact_group").agg(n=pl.col("solution").n_unique()).filter(pl.col("n") > 1).height
+    pairs = group_ids(df, ["norm", "solution"])   # groups of (problem, solution): more than one per problem = a conflict
+    conflicts = int((np.bincount(norms.ids[pairs.first], minlength=norms.count) > 1).sum())
     reasons = (df.group_by("status", "reason").agg(n=pl.len()).sort("status", "reason").to_dicts())
     return {
         "schema": SCHEMA,
@@ -143,7 +156,7 @@ def summarise(df: pl.DataFrame, category_order) -> dict:
         "exact_duplicates": int(df["exact_dup"].sum()),
         "near_duplicates": int(df["near_dup"].sum()),
         "kept": int((~df["exact_dup"] & ~df["near_dup"]).sum()),
-        "families": int(df["family"].n_unique()),
+        "families": group_ids(uniq, "family").count,
         "median_chars": float(df["chars"].median() or 0),
         "conflicting_solutions": conflicts,
         "status": {s: int((df["status"] == s).sum()) for s in STATUSES},
@@ -152,6 +165,6 @@ def summarise(df: pl.DataFrame, category_order) -> dict:
         "top_exact_clusters": exact_clusters.select("problem", "category", "copies").to_dicts(),
         "top_near_clusters": [{"category": r["category"], "size": r["size"], "problems": r["problem"][:5]}
                               for r in near_clusters.to_dicts()],
-        "top_families": families.to_dicts(),
+        "top_families": top_families.to_dicts(),
         "examples": {"wrong": _examples(df, "wrong"), "implausible": _examples(df, "implausible")},
     }

@@ -38,6 +38,7 @@ from .dedup.exact import mark_exact, order_columns
 from .dedup.minhash import near_clusters
 from .errors import MathDataError
 from .io import read_records, sha256_file
+from .keys import group_ids
 from .canonical import canonical_frame
 from .normalize import is_canonical_expr
 from .outputs import BuildFolder
@@ -69,9 +70,9 @@ def stage_classify(df: pl.DataFrame, rules: Rules) -> StageResult:
     """Add norm, template, category (classify) and id (hash of the normalised problem). Its stage
     name is `normalise`, as the manifest has always called it."""
     df = classify(df, rules)
-    uniq = df.select(pl.col("norm").unique(maintain_order=True))
-    uniq = uniq.with_columns(id=pl.Series([record_id(n) for n in uniq["norm"].to_list()], dtype=pl.String))
-    return result("normalise", df.join(uniq, on="norm", how="left", maintain_order="left"))
+    norms = group_ids(df, "norm")
+    ids = pl.Series("id", [record_id(n) for n in df["norm"].gather(norms.first).to_list()], dtype=pl.String)
+    return result("normalise", df.with_columns(norms.spread(ids)))
 
 
 def stage_english(df: pl.DataFrame, keep_english: bool) -> StageResult:
