@@ -93,18 +93,16 @@ def _cells():
 
         def _layer_rest(self, layer, x, context, ori_dtype):
             """LLamaAttention after attention (wo) + LLamaDecodeLayer's residuals and feed-forward."""
-            h = layer.attention.cast(layer.attention.wo(context), ori_dtype)
+            h = self._residual(layer, x, layer.attention.cast(layer.attention.wo(context), ori_dtype))
+            return self._residual(layer, h, layer.feed_forward(layer.ffn_norm(h)))
+
+        def _residual(self, layer, x, y):
+            """LLamaDecodeLayer's residual add x + y, in residual_dtype when the layer has one (a constant flag:
+            resolved at compile time)."""
             if layer.residual_cast_flag:
                 x = layer.cast(x, layer.residual_dtype)
-                h = layer.cast(h, layer.residual_dtype)
-            h = layer.add(x, h)
-            if layer.residual_cast_flag:
-                h = layer.cast(h, layer.dtype)
-            ffn_out = layer.feed_forward(layer.ffn_norm(h))
-            if layer.residual_cast_flag:
-                h = layer.cast(h, layer.residual_dtype)
-                ffn_out = layer.cast(ffn_out, layer.residual_dtype)
-            out = layer.add(h, ffn_out)
+                y = layer.cast(y, layer.residual_dtype)
+            out = layer.add(x, y)
             if layer.residual_cast_flag:
                 out = layer.cast(out, layer.dtype)
             return out
