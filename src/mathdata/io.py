@@ -355,12 +355,26 @@ def _equation_col(df: pl.DataFrame) -> pl.Expr:
     return pl.lit(None, dtype=pl.String)
 
 
-def _fast_jsonl(path: Path, data: bytes, text: str, pf: str, sf: str) -> pl.DataFrame | None:
+def _fast_fields(data: bytes, problem_field: str | None, solution_field: str | None) -> tuple[str, str] | None:
+    """The fields the careful path would pick for clean JSON Lines, read from the first line's bytes
+    (the file is not decoded as a whole: polars checks the UTF-8); None: use the careful path."""
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if body[:1] != b"{" or b"\r" in body:
+        return None
+    end = body.find(b"\n")
+    try:
+        first = _loads(body[:end if end >= 0 else len(body)].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    return _pick_fields(first, problem_field, solution_field) if isinstance(first, dict) else None
+
+
+def _fast_jsonl(path: Path, data: bytes, pf: str, sf: str) -> pl.DataFrame | None:
     """polars' reader for clean JSON Lines; None means 'use the careful path'. Used only when the raw
     bytes show that every line is one object whose problem and solution (and equation, if any) are
     strings given once, with no surrogate escapes and no blank lines -- exactly the records on which
     the careful path and polars agree (the rest of the rules is checked on the frame)."""
-    if pf in ("conversations", "instruction") or "\r" in text or text.lstrip()[:1] != "{":
+    if pf in ("conversations", "instruction"):
         return None
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
@@ -420,16 +434,19 @@ def read_records(paths: list[Path | str], problem_field: str | None = None, solu
             frames.append(table.join(bad.select("line"), on="line", how="anti")
                           .with_columns(source=pl.lit(str(path))).select(list(SCHEMA)))
             continue
+        fields = _fast_fields(data, problem_field, solution_field)
+        fast = _fast_jsonl(path, data, *fields) if fields else None
+        if fast is not None:   # clean JSON Lines: polars read them, the text was never decoded here
+            result.fields[str(path)] = "/".join(fields)
+            frames.append(fast.select(list(SCHEMA)))
+            continue
         text = _decode(path, data)
-        # A JSON array is parsed once; JSON Lines are streamed (and usually read by polars instead).
+        del data
+        # A JSON array is parsed once; JSON Lines are streamed.
         parsed = list(_records(path, text)) if text.lstrip()[:1] == "[" else None
         first = next(((n, o) for n, o in (parsed or _records(path, text)) if isinstance(o, dict)), None)
         pf, sf = _pick_fields(first[1] if first else {}, problem_field, solution_field)
         result.fields[str(path)] = f"{pf}/{sf}"
-        fast = _fast_jsonl(path, data, text, pf, sf) if parsed is None else None
-        if fast is not None:
-            frames.append(fast.select(list(SCHEMA)))
-            continue
         rows: dict[str, list] = {"line": [], "problem": [], "solution": [], "equation": []}
         for n, obj in parsed if parsed is not None else _records(path, text):
             try:
