@@ -115,6 +115,22 @@ def test_bad_build_dirs(tmp_path):
         read_examples(build)
 
 
+def test_broken_json_files_of_a_build_dir_name_line_and_column(tmp_path):
+    build = write_build_dir(tmp_path / "m", n=2)
+    text = (build / "manifest.json").read_text(encoding="utf-8")
+    cut = text[:text.index('"seed"')]  # the manifest ends in the middle of a line
+    (build / "manifest.json").write_text(cut, encoding="utf-8")
+    line, column = cut.count("\n") + 1, len(cut.splitlines()[-1]) + 1
+    with pytest.raises(MathDataError) as err:
+        read_examples(build)
+    assert err.value.message.startswith(f"{build / 'manifest.json'}:{line}:{column}: not valid JSON")
+    assert err.value.hint == "rebuild the data with `mathdata build`"
+    build = write_build_dir(tmp_path / "c", n=2, conversations=True)
+    (build / "train_conversations.json").write_text('[{"id": "a"},\n {"id": }]', encoding="utf-8")
+    with pytest.raises(MathDataError, match=r"train_conversations.json:2:9: not valid JSON"):
+        read_examples(build)
+
+
 def test_fixture_tokenizer_is_rebuilt_byte_for_byte(tmp_path):
     """fixtures/tiny/tokenizer.model is the output of fixtures/tiny/build_tokenizer.py, reproducibly."""
     import runpy

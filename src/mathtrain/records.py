@@ -19,7 +19,7 @@ from typing import Iterator
 import numpy as np
 
 from mathdata.errors import MathDataError
-from mathdata.io import sha256_file
+from mathdata.io import read_json_file, sha256_file
 from mathdata.io import write_json as write_json_atomic  # the project's atomic JSON writer
 from mathdata.prompts import PromptSpec
 
@@ -54,12 +54,9 @@ def read_manifest(build_dir: Path) -> dict:
     path = build_dir / "manifest.json"
     if not build_dir.is_dir():
         raise MathDataError(f"{build_dir}: no such data directory", "pass --data BUILD_DIR made by `mathdata build`")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MathDataError(f"{path}: missing", "run `mathdata build` to produce the data directory") from None
-    except json.JSONDecodeError as err:
-        raise MathDataError(f"{path}: not valid JSON ({err})", "rebuild the data with `mathdata build`") from None
+    if not path.is_file():
+        raise MathDataError(f"{path}: missing", "run `mathdata build` to produce the data directory")
+    manifest = read_json_file(path, "rebuild the data with `mathdata build`", want_object=False)
     if not isinstance(manifest, dict) or "prompt" not in manifest:
         raise MathDataError(f"{path}: no `prompt` entry", "rebuild the data with a current `mathdata build`")
     return manifest
@@ -100,10 +97,7 @@ def _jsonl_examples(path: Path, spec: PromptSpec) -> Iterator[Example]:
 
 
 def _conversation_examples(path: Path, spec: PromptSpec) -> Iterator[Example]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise MathDataError(f"{path}: not valid JSON ({err})", "rebuild the data with `mathdata build`") from None
+    data = read_json_file(path, "rebuild the data with `mathdata build`", want_object=False)
     # The human turn is already applied in this file: wrap it with the chat template only.
     turn_spec = PromptSpec(name=spec.name, human="{problem}", chat=spec.chat)
     for i, rec in enumerate(data if isinstance(data, list) else []):
