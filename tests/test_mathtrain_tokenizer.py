@@ -78,6 +78,19 @@ def test_overrides_and_missing_specials(hf_dir, tmp_path):
         vocab["<|begin_of_text|>"]
 
 
+@pytest.mark.parametrize("content, message", [('{"bos_token": }', ":1:15: not valid JSON"),
+                                              ('["<|begin_of_text|>"]', ": not a JSON object")])
+def test_a_broken_tokenizer_config_is_one_line(hf_dir, tmp_path, content, message):
+    from mathtrain.tokenizer import load_tokenizer
+
+    (tmp_path / "tokenizer.json").write_bytes((hf_dir / "tokenizer.json").read_bytes())
+    (tmp_path / "tokenizer_config.json").write_text(content, encoding="utf-8")
+    with pytest.raises(MathDataError) as err:
+        load_tokenizer("hf", str(tmp_path / "tokenizer.json"))
+    assert err.value.message.startswith(f"{tmp_path / 'tokenizer_config.json'}{message}")
+    assert err.value.hint == "fix or remove the file"
+
+
 def test_hf_records_end_answers_with_the_files_eos(hf_dir, tmp_path):
     from mathtrain.records import IGNORE, build_records, load_records
     from mathtrain.tokenizer import load_tokenizer

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,10 +171,9 @@ def _hf_tokenizer(path: Path, bos: str, eos: str, pad: str):
     config_file = path.with_name("tokenizer_config.json")
     from_file = {}
     if config_file.is_file():
-        try:
-            from_file = json.loads(config_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise MathDataError(f"{config_file}: not valid JSON ({err})", "fix or remove the file") from None
+        from mathdata.io import read_json_file
+
+        from_file = read_json_file(config_file, "fix or remove the file")  # an object: its *_token keys are read
     chosen = {}
     for key, override in (("bos", bos), ("eos", eos), ("pad", pad)):
         tok = override or _config_token(from_file.get(f"{key}_token"))

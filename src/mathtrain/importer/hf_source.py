@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from mathdata.errors import MathDataError
+from mathdata.io import read_json_file
 
 from .gguf_source import SourceModel
 
@@ -52,10 +53,7 @@ def read_hf_dir(path: Path | str) -> tuple[SourceModel, list[Path]]:
     if not cfg_path.is_file():
         raise MathDataError(f"{path}: no config.json", "pass --hf a Hugging Face model folder "
                             "(config.json, *.safetensors, tokenizer.json)")
-    try:
-        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except ValueError as err:
-        raise MathDataError(f"{cfg_path}: not valid JSON ({err})", "fix or re-download config.json") from None
+    cfg = read_json_file(cfg_path, "fix or re-download config.json")
     archs = cfg.get("architectures") or []
     if cfg.get("model_type") != "llama" and "LlamaForCausalLM" not in archs:
         raise MathDataError(f"{cfg_path}: model_type {cfg.get('model_type')!r} is not llama",
@@ -96,7 +94,7 @@ def read_hf_dir(path: Path | str) -> tuple[SourceModel, list[Path]]:
     if cfg.get("head_dim") not in (None, arch["hidden_size"] // heads):
         raise MathDataError(f"{cfg_path}: head_dim {cfg['head_dim']} != hidden_size / num_attention_heads",
                             "MindFormers' Llama derives head_dim from hidden_size")
-    tok_doc = json.loads(tok_path.read_text(encoding="utf-8"))
+    tok_doc = read_json_file(tok_path, "fix or re-download tokenizer.json")
     from .tokenizer_json import safe_pad_id
 
     eos = cfg.get("eos_token_id")
@@ -120,7 +118,7 @@ def read_hf_dir(path: Path | str) -> tuple[SourceModel, list[Path]]:
     chat_template = ""
     tc = path / "tokenizer_config.json"
     if tc.is_file():
-        chat_template = json.loads(tc.read_text(encoding="utf-8")).get("chat_template") or ""
+        chat_template = read_json_file(tc, "fix or remove the file").get("chat_template") or ""
     provenance = {"format": "hf-safetensors", "dtypes": _counts(dtypes.values()), "config": cfg,
                   "chat_template": chat_template if isinstance(chat_template, str) else ""}
     model = SourceModel(arch=arch, weights={k: weights[k] for k in sorted(weights) if k in expected},
