@@ -19,6 +19,9 @@ def test_missing_file(tmp_path):
     with pytest.raises(MathDataError) as err:
         read_json_file(tmp_path / "gone.json", "restore it")
     assert err.value.message == f"{tmp_path / 'gone.json'}: no such file" and err.value.hint == "check the path"
+    with pytest.raises(MathDataError) as err:  # the caller knows what the file should have been
+        read_json_file(tmp_path / "gone.json", not_found=(f"{tmp_path}: not a run directory", "pass --run"))
+    assert (err.value.message, err.value.hint) == (f"{tmp_path}: not a run directory", "pass --run")
 
 
 def test_a_directory(tmp_path):

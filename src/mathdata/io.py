@@ -476,16 +476,18 @@ def read_records(paths: list[Path | str], problem_field: str | None = None, solu
     return result
 
 
-def read_json_file(path: Path | str, hint: str = "fix the file", *, want_object: bool = True) -> Any:
+def read_json_file(path: Path | str, hint: str = "fix the file", *, want_object: bool = True,
+                   not_found: tuple[str, str] | None = None) -> Any:
     """The parsed content of one UTF-8 JSON file (a config, a score, a run record -- not a data input;
     those go through `read_records`). Every way it can fail is one MathDataError line naming the file,
     and a syntax error its line:column. `hint` says what to do about a broken content (bad JSON, not
-    an object); a missing file, a directory and non-UTF-8 text have their own hints."""
+    an object); a directory and non-UTF-8 text have their own hints; `not_found`: the (message, hint)
+    for a missing file, when the caller knows what it should have been (as `tomlfile.read_toml`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise MathDataError(f"{path}: no such file", "check the path") from None
+        raise MathDataError(*(not_found or (f"{path}: no such file", "check the path"))) from None
     except IsADirectoryError:
         raise MathDataError(f"{path}: is a directory, expected a JSON file", "pass the file itself") from None
     except UnicodeDecodeError:

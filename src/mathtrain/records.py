@@ -54,9 +54,8 @@ def read_manifest(build_dir: Path) -> dict:
     path = build_dir / "manifest.json"
     if not build_dir.is_dir():
         raise MathDataError(f"{build_dir}: no such data directory", "pass --data BUILD_DIR made by `mathdata build`")
-    if not path.is_file():
-        raise MathDataError(f"{path}: missing", "run `mathdata build` to produce the data directory")
-    manifest = read_json_file(path, "rebuild the data with `mathdata build`", want_object=False)
+    manifest = read_json_file(path, "rebuild the data with `mathdata build`", want_object=False,
+                              not_found=(f"{path}: missing", "run `mathdata build` to produce the data directory"))
     if not isinstance(manifest, dict) or "prompt" not in manifest:
         raise MathDataError(f"{path}: no `prompt` entry", "rebuild the data with a current `mathdata build`")
     return manifest

@@ -100,10 +100,9 @@ def read_run(run_dir: Path | str, required: tuple[str, ...] = REQUIRED_KEYS) -> 
     path = run_dir / RUN_FILE
     if not run_dir.is_dir():
         raise MathDataError(f"{run_dir}: no such run directory", "pass the --out directory of `mathtrain run`")
-    if not path.is_file():
-        raise MathDataError(f"{run_dir}: not a mathtrain run directory (no {RUN_FILE})",
-                            "pass the --out directory of a `mathtrain run`")
-    data = read_json_file(path, "the run directory is damaged; restore run.json or start a new --out")
+    data = read_json_file(path, "the run directory is damaged; restore run.json or start a new --out",
+                          not_found=(f"{run_dir}: not a mathtrain run directory (no {RUN_FILE})",
+                                     "pass the --out directory of a `mathtrain run`"))
     missing = [k for k in required if k not in data]
     if missing:
         raise MathDataError(f"{path}: no {', '.join(missing)} recorded", "retrain with a current `mathtrain run`")
