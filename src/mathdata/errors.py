@@ -28,9 +28,8 @@ def run_cli(app: Callable[..., object], prog: str) -> None:
         print(clean(f"{prog}: error: {err}").replace("\n", "\\n"), file=sys.stderr)
         sys.exit(err.exit_code)
     except OSError as err:  # the machine, not the code: a full disk, an I/O error, a vanished mount
-        if isinstance(err, BrokenPipeError):  # `... -o - | head`: the reader left; stop quietly
-            sys.stderr.close()
-            sys.exit(141)
+        # (a closed stdout never gets here: cli_output.CliGroup ends the run with 141, and typer exits 1
+        # on any other EPIPE it meets)
         from .textsafe import clean
         where = f"{err.filename}: " if err.filename else ""
         print(clean(f"{prog}: error: {where}{err.strerror or err}").replace("\n", "\\n")
