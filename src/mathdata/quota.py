@@ -18,7 +18,6 @@ import polars as pl
 
 from .errors import MathDataError
 from .limits import Limits, default_limits, load_limits
-from .normalize import normalize_text
 from .rules import Rules, read_toml_hashed
 from .synth import SynthSettings, TemplateGenerator, record_id
 
@@ -206,12 +205,12 @@ def top_up(plan: list[PlanRow], rules: Rules, seed: int, exclude: set[str],
             for t, n in zip(active, share):
                 if n == 0:
                     continue
-                pairs = gens[t.name].generate(n, exclude=exclude, strict=False)
-                drawn += len(pairs)
-                norms = [normalize_text(p) for p, _ in pairs]
-                flags = is_contaminated(norms) if is_contaminated and pairs else [False] * len(pairs)
+                triples = gens[t.name].generate_normalised(n, exclude=exclude, strict=False)
+                drawn += len(triples)
+                norms = [norm for _, _, norm in triples]
+                flags = is_contaminated(norms) if is_contaminated and triples else [False] * len(triples)
                 good = 0
-                for (problem, solution), norm, bad in zip(pairs, norms, flags):
+                for (problem, solution, norm), bad in zip(triples, flags):
                     exclude.add(norm)
                     if bad:
                         continue
@@ -219,7 +218,7 @@ def top_up(plan: list[PlanRow], rules: Rules, seed: int, exclude: set[str],
                                  "problem": problem, "solution": solution, "norm": norm})
                     good += 1
                 made += good
-                if len(pairs) < n:
+                if len(triples) < n:
                     exhausted.append(t)
             active = [t for t in active if t not in exhausted]
             flagged_in_a_row = flagged_in_a_row + drawn if made == before else 0

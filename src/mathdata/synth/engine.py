@@ -134,14 +134,19 @@ class TemplateGenerator:
 
     def generate(self, count: int, exclude: set[str] | None = None, max_misses: int | None = None,
                  strict: bool = True) -> list[tuple[str, str]]:
-        """`count` (problem, solution) pairs with distinct normalised problems, none in `exclude`.
-        When the value space runs out (`max_misses` draws in a row give nothing new), raise if
-        `strict`, else return what was found."""
+        """`count` (problem, solution) pairs: `generate_normalised` without the normalised texts."""
+        return [(p, s) for p, s, _ in self.generate_normalised(count, exclude, max_misses, strict)]
+
+    def generate_normalised(self, count: int, exclude: set[str] | None = None, max_misses: int | None = None,
+                            strict: bool = True) -> list[tuple[str, str, str]]:
+        """`count` (problem, solution, normalised problem) triples with distinct normalised problems,
+        none in `exclude`. When the value space runs out (`max_misses` draws in a row give nothing
+        new), raise if `strict`, else return what was found."""
         # Within one template the filled text determines its normalised text one-to-one (the wording
         # is fixed and slot texts hold no spaces or full-width forms), so `seen` holds raw problems and
-        # normalisation is only needed against an outside `exclude` set.
+        # a problem is normalised once, when it is new: for the `exclude` check and the caller.
         seen: set[str] = set()
-        out: list[tuple[str, str]] = []
+        out: list[tuple[str, str, str]] = []
         misses = 0
         max_misses = max_misses or default_limits().max_misses
         while len(out) < count:
@@ -150,11 +155,12 @@ class TemplateGenerator:
                 misses += 1
             else:
                 problem = self._fill_problem(got[0])
-                if problem in seen or (exclude and normalize_text(problem) in exclude):
+                norm = normalize_text(problem) if problem not in seen else None
+                if norm is None or (exclude and norm in exclude):
                     misses += 1
                 else:
                     seen.add(problem)
-                    out.append(self.record(*got, problem=problem))
+                    out.append((*self.record(*got, problem=problem), norm))
                     misses = 0
                     continue
             if misses >= max_misses:
@@ -198,8 +204,8 @@ def synthesize(rules: Rules, category: str, count: int, seed: int,
     for cat, members in by_category.items():
         for i, t in enumerate(members):
             n = count // len(members) + (1 if i < count % len(members) else 0)
-            for problem, solution in TemplateGenerator(t, seed, settings).generate(n):
-                records.append({"id": record_id(normalize_text(problem)), "category": cat,
+            for problem, solution, norm in TemplateGenerator(t, seed, settings).generate_normalised(n):
+                records.append({"id": record_id(norm), "category": cat,
                                 "problem": problem, "solution": solution})
     return records
 
