@@ -142,3 +142,25 @@ def test_corpus_answer_forms_against_their_equation(equation, answer, expected):
 def test_hmwp_systems_with_list_answers(equation, answer, expected):
     from mathdata.verify import verify_equation
     assert verify_equation(equation, answer) == expected
+
+
+def test_the_batch_path_equals_verify_record_on_every_case_and_in_worker_processes():
+    """verify() matches the template regexes in polars and checks in two forked workers (above 50,000
+    keys); every status and reason equals verify_record's, one record at a time in Python."""
+    import polars as pl
+
+    from mathdata.classify import classify
+    from mathdata.rules import load_rules
+    from mathdata.verify import verify
+    rules = load_rules()
+    base = [(p, s) for _, p, s, _, _ in CASES]
+    # 60,000 distinct keys: the CASES plus sums and wrong sums with fresh numbers
+    rows = base + [(f"计算 {i}.5 + {i % 97} 等于多少？", f"{i}.5 + {i % 97} = {i + i % 97 + (i % 3 == 0)}.5")
+                   for i in range(60_000)]
+    df = classify(pl.DataFrame({"problem": [p for p, _ in rows], "solution": [s for _, s in rows]}), rules)
+    expected = [verify_record(rules.template(t), n, s) if t else ("unverifiable", "no_template")
+                for t, n, s in df.select("template", "norm", "solution").iter_rows()]
+    for workers in (1, 2):
+        out = verify(df, rules, workers=workers)
+        assert list(zip(out["status"], out["reason"])) == expected
+    assert sum(e == ("wrong", "answer_mismatch") for e in expected) == 20_000 + sum(c[3:] == ("wrong", "answer_mismatch") for c in CASES)

@@ -37,7 +37,7 @@ from .equations import equation_value, is_system, orders, parse_system, root_nea
 from .formula import CONTEXT, evaluate_at
 from .keys import group_ids, placed
 from .limits import default_limits
-from .normalize import normalize_text
+from .normalize import normalize_series, normalize_text
 from .rules import Rules, Template
 
 STATUSES = ("verified", "wrong", "implausible", "unverifiable")   # every record gets one (see above)
@@ -48,10 +48,13 @@ _DIGIT_RUN = re.compile(r"\d+")
 _LIMITS = default_limits()
 
 
-def slot_values(t: Template, match: re.Match) -> dict:
+def slot_values(t: Template, captures) -> dict:
+    """The slots' values (Decimal, or a list of Decimals) from a problem's captures: a regex match, or
+    a dict slot name -> captured text."""
+    get = captures.__getitem__ if type(captures) is dict else captures.group
     env = {}
     for slot in t.slots:
-        raw = match.group(slot.name)
+        raw = get(slot.name)
         env[slot.name] = [Decimal(x) for x in _NUM_IN_LIST.findall(raw)] if slot.kind == "list" else Decimal(raw)
     return env
 
@@ -293,10 +296,20 @@ def verify_calculations(solution: str) -> tuple[str, str] | None:
 
 
 def verify_record(t: Template, norm_problem: str, solution: str) -> tuple[str, str]:
+    """One record against its template (the batch path, `verify`, matches the regexes in polars)."""
     m = t.problem_pattern.match(norm_problem)
     if m is None:
         return "unverifiable", "no_template"
-    env = slot_values(t, m)
+    return check_captured(t, m.groupdict(), solution, _LAZY)
+
+
+_LAZY = object()   # check_captured matches the solution itself, and only when it gets that far
+
+
+def check_captured(t: Template, slots: dict, solution: str, solution_groups) -> tuple[str, str]:
+    """A record whose problem matched `t` with these slot captures. `solution_groups`: the groups of
+    `t.solution_pattern` on the normalised solution (None when it does not match), or _LAZY."""
+    env = slot_values(t, slots)
     answer = exact_answer(t, env)
     reason = implausible_reason(t, env, answer)
     if reason:
@@ -305,12 +318,14 @@ def verify_record(t: Template, norm_problem: str, solution: str) -> tuple[str, s
         return "unverifiable", "undefined_answer"
     if len(solution) > _LIMITS.digits and _too_long(solution):
         return "unverifiable", "number_too_long"
-    sm = t.solution_pattern.match(normalize_text(solution))
-    if sm is not None:
-        for name, value in sm.groupdict().items():
+    if solution_groups is _LAZY:
+        sm = t.solution_pattern.match(normalize_text(solution))
+        solution_groups = sm.groupdict() if sm is not None else None
+    if solution_groups is not None:
+        for name, value in solution_groups.items():
             if name != "answer" and name in env and not isinstance(env[name], list) and Decimal(value) != env[name]:
                 return "wrong", "restated_numbers_differ"
-        shown = sm.group("answer")
+        shown = solution_groups["answer"]
     else:
         shown = extract_answer(solution)
         if shown is None:
@@ -330,50 +345,101 @@ def verify_record(t: Template, norm_problem: str, solution: str) -> tuple[str, s
     return "verified", "verified"
 
 
-_WORK: tuple = ()  # (keys frame, templates) handed to forked workers without pickling them
+_MATCHED = "_matched"   # an outer group around a template regex: present exactly when it matched
 
 
-def _verify_rows(keys: pl.DataFrame, templates: dict) -> tuple[pl.Series, pl.Series]:
-    """(status, reason) of each (template, norm, solution) row. Rows are read one small batch at a
-    time (`iter_rows`), so a large input never exists as Python objects all at once."""
+def _captures(keys: pl.DataFrame, templates: dict) -> pl.DataFrame:
+    """Per key (template, norm, solution): `p.<slot>` the problem's captures and `s.<group>` the
+    normalised solution's (null where that template's regex does not match). The regexes run in
+    polars, once per distinct key; Python then only does arithmetic."""
+    solutions = normalize_series(keys["solution"])
+    parts = []
+    for name, t in templates.items():
+        rows = (keys["template"] == name).arg_true()
+        if not len(rows):
+            continue
+        p = keys["norm"].gather(rows).str.extract_groups(f"(?P<{_MATCHED}>{t.problem_regex})").struct.unnest()
+        sol = solutions.gather(rows).str.extract_groups(f"(?P<{_MATCHED}>{t.solution_regex})").struct.unnest()
+        parts.append(pl.concat([p.select(pl.all().name.prefix("p.")), sol.select(pl.all().name.prefix("s.")),
+                                pl.DataFrame({"_key": rows})], how="horizontal"))
+    return pl.concat(parts, how="diagonal_relaxed").sort("_key").drop("_key")
+
+
+def _fields(work: pl.DataFrame, templates: dict) -> dict[str, tuple]:
+    """Template name -> (slot name, column) pairs of its problem captures and (group, column) pairs
+    of its solution captures in `work` (only templates that have rows have columns)."""
+    names = work.columns
+    fields = {}
+    for t in map(templates.get, work["template"].unique().to_list()):
+        fields[t.name] = ([(s.name, names.index(f"p.{s.name}")) for s in t.slots],
+                          [(g, names.index(f"s.{g}")) for g in t.solution_pattern.groupindex if f"s.{g}" in names])
+    return fields
+
+
+def _verify_rows(work: pl.DataFrame, templates: dict, fields: dict) -> tuple[list, list]:
+    """(status, reason) of each row of `work` (template, solution and the `_captures` columns). Rows
+    are read one small batch at a time (`iter_rows`), so a large input never exists as Python objects
+    all at once. Runs in forked workers too, so it may call no parallel polars operation (a forked
+    child has no polars thread pool: it would wait forever) -- slice and iter_rows are serial."""
     statuses, reasons = [], []
-    for name, norm, sol in keys.iter_rows():
-        status, reason = verify_record(templates[name], norm, sol)
+    p_matched, s_matched = work.columns.index(f"p.{_MATCHED}"), work.columns.index(f"s.{_MATCHED}")
+    for row in work.iter_rows():
+        name, sol = row[0], row[1]
+        if row[p_matched] is None:
+            status, reason = "unverifiable", "no_template"
+        else:
+            slot_fields, sol_fields = fields[name]
+            groups = {g: row[i] for g, i in sol_fields} if row[s_matched] is not None else None
+            status, reason = check_captured(templates[name], {n: row[i] for n, i in slot_fields}, sol, groups)
         statuses.append(status)
         reasons.append(reason)
-    return pl.Series(statuses, dtype=pl.String), pl.Series(reasons, dtype=pl.String)
+    return statuses, reasons
 
 
-def _verify_slice(bounds: tuple[int, int]) -> tuple[pl.Series, pl.Series]:
-    keys, templates = _WORK
-    return _verify_rows(keys.slice(bounds[0], bounds[1] - bounds[0]), templates)
+_WORK: tuple = ()  # (work frame, templates, fields) handed to forked workers without pickling them
+
+
+def _verify_slice(bounds: tuple[int, int]) -> tuple[list, list]:
+    work, templates, fields = _WORK
+    return _verify_rows(work.slice(bounds[0], bounds[1] - bounds[0]), templates, fields)
+
+
+def _verify_parallel(work: pl.DataFrame, templates: dict, workers: int) -> tuple[list, list]:
+    """`_verify_rows` over `workers` forked processes: the frame reaches them by fork, only the
+    result lists travel back."""
+    global _WORK
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    step = -(-work.height // workers)
+    _WORK = (work.rechunk(), templates, _fields(work, templates))
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            parts = list(pool.map(_verify_slice, [(i, i + step) for i in range(0, work.height, step)]))
+    finally:
+        _WORK = ()
+    return [s for p in parts for s in p[0]], [r for p in parts for r in p[1]]
 
 
 def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
     """Add `status` and `reason` to a classified frame (columns template, norm, solution).
     Each distinct (template, problem, solution) is checked once; large inputs are split over
     `workers` forked processes (the frame reaches them by fork, only the result columns travel back)."""
-    global _WORK
     tmpl_rows = df["template"].is_not_null().arg_true()
     triples = df.select("template", "norm", "solution")[tmpl_rows]
     groups = group_ids(triples, ["template", "norm", "solution"])
     keys = groups.firsts(triples)
     templates = {t.name: t for t in rules.templates}
+    work = pl.concat([keys.select("template", "solution"), _captures(keys, templates)], how="horizontal") \
+        if keys.height else None
     # why 50,000: below it, starting the processes costs more than it saves
     if workers > 1 and keys.height > 50_000:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        step = (keys.height + workers - 1) // workers
-        _WORK = (keys, templates)
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                parts = list(pool.map(_verify_slice, [(i, i + step) for i in range(0, keys.height, step)]))
-        finally:
-            _WORK = ()
-        status, reason = pl.concat([p[0] for p in parts]), pl.concat([p[1] for p in parts])
+        status, reason = _verify_parallel(work, templates, workers)
+    elif keys.height:
+        status, reason = _verify_rows(work, templates, _fields(work, templates))
     else:
-        status, reason = _verify_rows(keys, templates)
-    del keys, triples
+        status, reason = [], []
+    status, reason = pl.Series("status", status, dtype=pl.String), pl.Series("reason", reason, dtype=pl.String)
+    del keys, triples, work
     # each key's result, back on its rows by position (rows without a template stay null)
     out = df.with_columns(status=placed(df.height, tmpl_rows, groups.spread(status)),
                           reason=placed(df.height, tmpl_rows, groups.spread(reason)))
