@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from mathdata.errors import MathDataError
+from mathdata.io import sha256_file
 from mathdata.prompts import PromptSpec, load_prompts
 
 from . import contest as contest_lib
@@ -328,11 +329,7 @@ def _partial_path(out_dir: Path, task: str) -> Path:
 
 
 def _sha256(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return None if path is None else sha256_file(path)
 
 
 def eval_settings(run_dir: Path, checkpoint: Path | None, opts: EvalOptions, spec: PromptSpec) -> dict:
