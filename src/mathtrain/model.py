@@ -112,22 +112,15 @@ def load_weights(network, ckpt: str | Path) -> list[str]:
 
 
 def save_params(items: list[tuple[str, object]], path: Path) -> None:
-    """Atomic MindSpore checkpoint write of (name, Parameter|Tensor|ndarray) pairs."""
-    import os
-
+    """Atomic MindSpore checkpoint write of (name, Parameter|Tensor|ndarray) pairs (rundir.save_checkpoint)."""
     import mindspore as ms
     import numpy as np
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    data = []
-    for name, value in items:
-        if isinstance(value, np.ndarray):
-            value = ms.Tensor(value)
-        data.append({"name": name, "data": value})
-    ms.save_checkpoint(data, str(tmp))
-    os.replace(tmp, path)
+    from .rundir import save_checkpoint
+
+    data = [{"name": name, "data": ms.Tensor(value) if isinstance(value, np.ndarray) else value}
+            for name, value in items]
+    save_checkpoint(Path(path), lambda tmp: ms.save_checkpoint(data, tmp))
 
 
 def lora_scale(pet_cfg: dict) -> float:
