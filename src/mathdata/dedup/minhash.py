@@ -34,7 +34,13 @@ def _hash32(data: bytes) -> int:
     return xxhash.xxh32_intdigest(data)
 
 
-OPERATORS = r"[+*/^√%=×÷<>]"
+OPERATORS = "+*/^√%=×÷<>"
+
+
+def _operators_expr(col: pl.Expr) -> pl.Expr:
+    """The operator characters a text holds, each once, in sorted order ("*+")."""
+    return pl.concat_str([pl.when(col.str.contains(c, literal=True)).then(pl.lit(c)).otherwise(pl.lit(""))
+                          for c in sorted(OPERATORS)])
 
 
 def shingles(text: str, n: int) -> list[bytes]:
@@ -88,30 +94,29 @@ def near_clusters(reps: pl.DataFrame, cfg: DedupConfig) -> tuple[list[int], dict
     """
     n = reps.height
     uf = UnionFind(n)
-    keyed = reps.select(
-        pl.col("norm"), pl.col("template"),
-        nums=canonical_numbers(reps["norm"]),
-        ops=pl.col("norm").str.extract_all(OPERATORS).list.unique().list.sort().list.join(""),
-        words=_words_expr(cfg),
-    ).with_row_index("i").with_columns(
-        ordered=pl.col("nums").list.join(" "),
-        block=pl.concat_str(pl.col("nums").list.sort().list.join(" "), pl.col("ops"), pl.col("words"), separator="|"),
-    )
+    keyed = reps.select(pl.col("norm"), pl.col("template"), nums=canonical_numbers(reps["norm"]),
+                        ops=_operators_expr(pl.col("norm"))).with_row_index("i")
     # 1. Same template, same numbers in the same order: a reformatted copy (1044.40 vs 1044.4).
     tmpl_rows = keyed["template"].is_not_null().arg_true().to_numpy()
-    same = group_ids(keyed.select("template", "ordered")[tmpl_rows], ["template", "ordered"])
+    same = group_ids(keyed.select("template", "nums")[tmpl_rows], ["template", "nums"])
     for member in np.flatnonzero(same.first[same.ids] != np.arange(len(tmpl_rows))):
         uf.union(int(tmpl_rows[same.first[same.ids[member]]]), int(tmpl_rows[member]))
-    # 2. Free text: MinHash LSH among records that share their number multiset with a free-text record.
+    # 2. Free text: MinHash LSH among records that share their number multiset (and operators) with a
+    #    free-text record. First on a cheap order-free digest of the multiset (a sum of the numbers'
+    #    hashes, and their count), which only ever joins too many rows; the exact block follows.
     free = keyed["template"].is_null().to_numpy()
-    candidates = _shared_blocks(group_ids(keyed, "block"), free)
-    # 3. Among those, numbers written in Chinese (一, 两, 第一, 三分之一, 一半) and units of measure
-    #    (厘米 vs 米) must agree too; computed on these few rows only.
+    digest = keyed.select(pl.col("nums").list.eval(pl.element().hash(seed=0) % (1 << 32)).list.sum().alias("h"),
+                          pl.col("nums").list.len().alias("k"), "ops")
+    candidates = _shared_blocks(group_ids(digest, ["h", "k", "ops"]), free)
+    # 3. Among those, the exact block: the sorted numbers, the operators, the distinguishing words, and
+    #    numbers written in Chinese (一, 两, 第一, 三分之一, 一半) and units of measure (厘米 vs 米);
+    #    computed on these few rows only.
     if candidates:
         chinese = cfg.chinese
         rows = keyed[candidates]
         values = numeral_tokens(rows["norm"], chinese)
-        rows = rows.with_columns(block=pl.concat_str(pl.col("block"), block_words_expr(pl.col("norm"), chinese, values),
+        rows = rows.with_columns(block=pl.concat_str(pl.col("nums").list.sort().list.join(" "), pl.col("ops"),
+                                                     _words_expr(cfg), block_words_expr(pl.col("norm"), chinese, values),
                                                      separator="|"))
         candidates = [candidates[k] for k in _shared_blocks(group_ids(rows, "block"), free[candidates])]
         block_by_i = dict(zip(rows["i"].to_list(), rows["block"].to_list()))
@@ -120,7 +125,8 @@ def near_clusters(reps: pl.DataFrame, cfg: DedupConfig) -> tuple[list[int], dict
         rows = keyed[candidates]
         texts, tmpl = rows["norm"].to_list(), rows["template"].to_list()
         block_of = [block_by_i[i] for i in candidates]
-        family, ordered = rows.select(mask_numbers_expr(pl.col("norm")))["norm"].to_list(), rows["ordered"].to_list()
+        family = rows.select(mask_numbers_expr(pl.col("norm")))["norm"].to_list()
+        ordered = rows.select(pl.col("nums").list.join(" "))["nums"].to_list()
         labels = [_label(s) for s in reps["solution"].gather(candidates).to_list()] if "solution" in reps.columns \
             else [None] * len(candidates)
         sigs = signatures(texts, cfg)
