@@ -1,7 +1,6 @@
-"""`mathtrain run` and `mathtrain merge`: thin commands over mathtrain.train / launch / merge."""
+"""`mathtrain run` and `mathtrain merge`: thin commands over mathtrain.run and mathtrain.merge."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -93,24 +92,19 @@ def run(
     """LoRA-fine-tune a Llama model through MindFormers on the output of `mathdata build`."""
     from dataclasses import asdict
 
-    from mathdata.errors import MathDataError
+    from . import run as run_lib
 
-    from .config import load_config
-
-    if out.exists() and not out.is_dir():
-        raise MathDataError(f"--out {out}: exists and is not a folder", "give a folder for the run (RUN_DIR)")
-    cfg = load_config(config)
-    console = Console(quiet=quiet or json_out == "-", highlight=False, stderr=False)
-    if quiet or json_out == "-":
+    silent = quiet or json_out == "-"
+    console = Console(quiet=silent, highlight=False, stderr=False)
+    if silent:
         from .runtime import silence_libraries
 
         silence_libraries()
+    library_output = lambda: library_output_to_stderr(is_quiet())  # noqa: E731
     if dry_run:
-        from .launch import dry_run as plan_run
         from .mindformers_yaml import dump_yaml
 
-        with library_output_to_stderr(is_quiet()):
-            plan = plan_run(cfg, data, out)
+        plan = run_lib.plan(config, data, out, library_output)
         if json_out != "-":
             sys.stdout.write(dump_yaml(plan.yaml))
             sys.stdout.write(f"# params: {plan.params.describe()}\n")
@@ -118,44 +112,37 @@ def run(
                 sys.stdout.write("# launch: " + " ".join(plan.launch) + "\n")
         emit_json(json_out, plan.to_dict())
         return
-    if not cfg.is_cpu:
-        from .launch import run_on_ascend
-
-        def on_event(kind, info):
-            if kind == "warning":
-                console.print(f"warning: {escape(info['message'])}", soft_wrap=True)
-            elif kind == "launch":
-                console.print(f"wrote {info['yaml']}\nlaunching: {' '.join(info['command'])}")
-        run_on_ascend(cfg, data, out, resume=resume, force=force, max_steps=max_steps, on_event=on_event,
-                      library_output=lambda: library_output_to_stderr(is_quiet()))
-        return
-
-    from .train import Interrupted, train
-
-    warn = Console(stderr=True, highlight=False)
-    progress = TrainProgress(Console(stderr=True, highlight=False)) if not (quiet or json_out == "-") else (
-        lambda kind, info: warn.print(f"warning: {escape(info['message'])}", soft_wrap=True) if kind == "warning" else None)
+    display = RunDisplay(console, silent)
     try:
-        with library_output_to_stderr(is_quiet()):
-            result = train(cfg, data, out, max_steps=max_steps, resume=resume, on_event=progress, force=force)
-    except (Interrupted, KeyboardInterrupt) as err:
-        saved = getattr(err, "checkpoint_step", None)
-        if saved is None and Path(out).is_dir():  # interrupted before the step loop: what is on disk
-            from .rundir import lora_checkpoints
-
-            found = lora_checkpoints(Path(out))
-            saved = found[-1][0] if found else None
-        again = " ".join(["mathtrain", "run", "--config", str(config), "--data", str(data), "--out", str(out)]
-                         + (["--max-steps", str(max_steps)] if max_steps is not None else []) + ["--resume"])
-        raise MathDataError(f"interrupted; {out} holds checkpoints up to step {saved}" if saved
-                            else f"interrupted before the first checkpoint of {out}",
-                            f"continue with `{again}`" if saved else "nothing to resume yet: run the same "
-                            "command again", exit_code=130) from None
+        result = run_lib.run(config, data, out, max_steps=max_steps, resume=resume, force=force, on_event=display,
+                             library_output=library_output)
     finally:
-        if hasattr(progress, "stop"):
-            progress.stop()
-    render_summary(console, result)
-    emit_json(json_out, asdict(result))
+        display.stop()
+    if result is not None:  # None: msrun trained on Ascend; its workers wrote RUN_DIR
+        render_summary(console, result)
+        emit_json(json_out, asdict(result))
+
+
+class RunDisplay:
+    """`mathtrain run`'s events: the progress display on stderr (warnings alone when silent); the Ascend
+    launch line on `console`."""
+
+    def __init__(self, console: Console, silent: bool):
+        self.console = console
+        self.progress = None if silent else TrainProgress(Console(stderr=True, highlight=False))
+        self.warn = Console(stderr=True, highlight=False)
+
+    def __call__(self, kind: str, info: dict) -> None:
+        if kind == "launch":
+            self.console.print(f"wrote {info['yaml']}\nlaunching: {' '.join(info['command'])}")
+        elif self.progress is not None:
+            self.progress(kind, info)
+        elif kind == "warning":
+            self.warn.print(f"warning: {escape(info['message'])}", soft_wrap=True)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
 
 
 @app.command()
