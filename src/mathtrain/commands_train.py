@@ -157,11 +157,8 @@ def merge(
 ) -> None:
     """Write full checkpoints with LoRA folded in: W + B@A * alpha/rank, loadable by a plain LlamaForCausalLM."""
     from .merge import merge_run, merged_step
-    from .rundir import read_run
-    from .runtime import silence_libraries, use_output_dir
+    from .runtime import silence_libraries
 
-    info = read_run(run_dir)
-    use_output_dir(info.run_dir / "mindformers")
     if quiet or json_out == "-":
         silence_libraries()
     with library_output_to_stderr(is_quiet()):

@@ -117,8 +117,12 @@ def even_picks(steps: list[int], total: int, count: int) -> list[int]:
 
 def merge_run(run_dir: Path | str, checkpoint: Path | str | None = None, keep_merged: int = 0) -> list[Path]:
     """Merge one checkpoint (default: the newest) or, with keep_merged=N, N evenly spaced ones; with
-    keep_merged, merged files of other steps are removed so exactly N remain."""
+    keep_merged, merged files of other steps are removed so exactly N remain. MindFormers' logs go to
+    RUN_DIR/mindformers."""
+    from .runtime import use_output_dir
+
     info = rundir.read_run(run_dir)
+    use_output_dir(info.run_dir / "mindformers")
     if checkpoint is not None:
         return [merge_checkpoint(run_dir, checkpoint)]
     found = dict(rundir.lora_checkpoints(info.run_dir))
