@@ -12,7 +12,7 @@ pytestmark = pytest.mark.train
 
 
 def test_generate_model_chat_stops_at_eos(tmp_path):
-    from mathtrain.commands_model import CHATML
+    from mathtrain.generation import CHATML
     from mathtrain.tokenizer import load_tokenizer
 
     model = imported_dir()

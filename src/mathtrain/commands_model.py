@@ -1,8 +1,6 @@
 """`mathtrain import`, `mathtrain generate`, `mathtrain compare`: pretrained models in, greedy text out, recipes compared."""
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -31,16 +29,16 @@ def import_cmd(
     from mathdata.progress import Steps
 
     from .importer import STEPS, import_model
+    from .importer.layout import logs_dir, remove_logs
     from .runtime import use_output_dir
 
-    use_output_dir(Path(out).resolve().parent / f".{Path(out).name}.mindformers-logs")
+    use_output_dir(logs_dir(out))
     silent = quiet or json_out == "-"
     try:
         with Steps(list(STEPS), quiet=silent) as steps, library_output_to_stderr(is_quiet()):
             info = import_model(out, gguf=gguf, hf=hf, check=not no_check, steps=steps)
     finally:
-        _cleanup_logs(Path(out))
-    _cleanup_logs(Path(out))
+        remove_logs(out)
     console = Console(quiet=silent, highlight=False)
     arch = info["architecture"]
     console.print(f"imported {info['parameters']:,} parameters: {arch['num_layers']} layers, hidden "
@@ -51,36 +49,6 @@ def import_cmd(
         console.print(f"logits check: max |MindFormers - numpy reference| = {check['max_abs_diff_last']:.3g} "
                       f"(last position), top-1 {check['top5_mindformers'][0]} vs {check['top5_reference'][0]}")
     emit_json(json_out, info)
-
-
-def _cleanup_logs(out: Path) -> None:
-    import shutil
-
-    shutil.rmtree(out.resolve().parent / f".{out.name}.mindformers-logs", ignore_errors=True)
-
-
-CHATML = "<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
-
-
-def model_tokenizer(model_dir: Path):
-    """The imported model's own tokenizer (tokenizer.json + tokenizer_config.json's specials)."""
-    from mathdata.errors import MathDataError
-
-    from .tokenizer import load_tokenizer
-
-    path = Path(model_dir) / "tokenizer.json"
-    if not path.is_file():
-        raise MathDataError(f"{model_dir}: no tokenizer.json", "pass the --out folder of `mathtrain import`")
-    return load_tokenizer("hf", str(path))
-
-
-def without_leading_bos(tokenizer, text: str) -> str:
-    """The tokenizer puts BOS first itself (as training records do): a prompt that spells BOS out at its
-    start (chatml's `<|im_start|>` is SmolLM2's BOS) must not get it twice."""
-    bos = getattr(tokenizer, "bos_token", None)
-    if bos and text.startswith(bos) and tokenizer.encode("x")[:1] == [tokenizer.bos_token_id]:
-        return text[len(bos):]
-    return text
 
 
 @app.command()
@@ -100,48 +68,13 @@ def generate(
                                            "('-' for stdout)."),
 ) -> None:
     """Greedy generation from an imported model or a trained run; stops at the model's EOS id."""
-    from mathdata.errors import MathDataError
+    from .generation import generate_one
 
-    if (model is None) == (run_dir is None):
-        raise MathDataError("pass exactly one of --model MODEL_DIR or --run RUN_DIR",
-                            "e.g. mathtrain generate --model models/smollm2-135m --chat --prompt '2+3=?'")
-    if chat and run_dir is not None:
-        raise MathDataError("--chat is for --model", "a run wraps prompts in its own training prompt")
-    if raw and model is not None:
-        raise MathDataError("--raw is for --run", "with --model the prompt is used as is (or --chat)")
     with library_output_to_stderr(is_quiet()):
         gen = generate_one(prompt, model=model, run_dir=run_dir, max_new_tokens=max_new_tokens, chat=chat, raw=raw)
     console = Console(quiet=quiet or json_out == "-", highlight=False)
     console.print(gen["text"], markup=False)
     emit_json(json_out, gen)
-
-
-def generate_one(prompt: str, *, model: Path | None = None, run_dir: Path | None = None, max_new_tokens: int = 64,
-                 chat: bool = False, raw: bool = False) -> dict:
-    from . import infer
-    from .runtime import set_context, use_output_dir
-
-    if model is not None:
-        from .importer.check import load_model_dir
-        from .importer.model_dir import read_model_yaml
-
-        read_model_yaml(model)  # a clear error before MindSpore starts
-        use_output_dir(Path(model).resolve().parent / f".{Path(model).name}.mindformers-logs")
-        set_context("cpu", mode="graph", seed=0)
-        tokenizer = model_tokenizer(model)
-        text = without_leading_bos(tokenizer, CHATML.format(prompt=prompt) if chat else prompt)
-        n = len(tokenizer.encode(text))
-        network = load_model_dir(model, seq_length=n + max_new_tokens, mode="graph")
-    else:
-        info = infer.read_run(run_dir)
-        train_seq = int(info.data["config"]["train"]["seq_length"])
-        network, tokenizer, spec, _ = infer.load_for_inference(run_dir, seq_length=train_seq + max_new_tokens,
-                                                               mode="graph")
-        text = prompt if raw else spec.generation_prompt(prompt)
-    gen = infer.generate_batch(network, tokenizer, [text], max_new_tokens)[0]
-    if model is not None:
-        _cleanup_logs(Path(model))
-    return {"input_ids": [int(i) for i in gen.input_ids], "new_ids": [int(i) for i in gen.new_ids], "text": gen.text}
 
 
 @app.command()

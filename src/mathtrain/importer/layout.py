@@ -21,3 +21,15 @@ def read_model_yaml(model_dir: Path | str) -> dict:
     if not isinstance(data, dict) or "hidden_size" not in data:
         raise MathDataError(f"{path}: not a LlamaConfig mapping", "re-import the model with `mathtrain import`")
     return data
+
+
+def logs_dir(model_dir: Path | str) -> Path:
+    """Where MindFormers' logs go while MODEL_DIR is written or loaded: a dot-folder beside it, removed after."""
+    model_dir = Path(model_dir)
+    return model_dir.resolve().parent / f".{model_dir.name}.mindformers-logs"
+
+
+def remove_logs(model_dir: Path | str) -> None:
+    import shutil
+
+    shutil.rmtree(logs_dir(model_dir), ignore_errors=True)
