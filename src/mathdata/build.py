@@ -122,7 +122,7 @@ def stage_near_dedup(df: pl.DataFrame, cfg: DedupConfig) -> StageResult:
     """Drop number-aware near duplicates among exact-unique records (dedup.near_clusters); the detail
     names the kept record's id. Needs `dedup_priority` (exact_dedup)."""
     df = df.with_row_index("_row")
-    reps = df.sort(order_columns(df, PRIORITY))
+    reps = df.select("_row", "id", "norm", "template", "solution", PRIORITY).sort(order_columns(df, PRIORITY))
     roots, work = near_clusters(reps, cfg)
     roots = pl.Series(roots, dtype=pl.Int64)
     reps = reps.select("_row", _near=roots != pl.int_range(reps.height, eager=True),

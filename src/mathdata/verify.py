@@ -26,10 +26,12 @@ allowed, because much of the real data was printed from Python floats ("47.66666
 from __future__ import annotations
 
 import decimal
+from array import array
 import re
 from decimal import Decimal
 from fractions import Fraction
 
+import numpy as np
 import polars as pl
 
 from .answers import answer_list, extract_answer, is_expression, paren_value, parse_number
@@ -399,9 +401,14 @@ def _verify_rows(work: pl.DataFrame, templates: dict, fields: dict) -> tuple[lis
 _WORK: tuple = ()  # (work frame, templates, fields) handed to forked workers without pickling them
 
 
-def _verify_slice(bounds: tuple[int, int]) -> tuple[list, list]:
+def _verify_slice(bounds: tuple[int, int]) -> tuple[list, bytes]:
+    """A worker's share, sent back compactly: its distinct (status, reason) pairs and a 32-bit code per row
+    naming its pair (millions of separately unpickled strings would cost the driver gigabytes)."""
     work, templates, fields = _WORK
-    return _verify_rows(work.slice(bounds[0], bounds[1] - bounds[0]), templates, fields)
+    statuses, reasons = _verify_rows(work.slice(bounds[0], bounds[1] - bounds[0]), templates, fields)
+    pairs: dict[tuple, int] = {}
+    codes = array("I", [pairs.setdefault(pr, len(pairs)) for pr in zip(statuses, reasons)])
+    return list(pairs), codes.tobytes()
 
 
 def _verify_parallel(work: pl.DataFrame, templates: dict, workers: int) -> tuple[list, list]:
@@ -417,17 +424,23 @@ def _verify_parallel(work: pl.DataFrame, templates: dict, workers: int) -> tuple
             parts = list(pool.map(_verify_slice, [(i, i + step) for i in range(0, work.height, step)]))
     finally:
         _WORK = ()
-    return [s for p in parts for s in p[0]], [r for p in parts for r in p[1]]
+    status, reason = [], []
+    for pairs, codes in parts:
+        picked = pl.Series(np.frombuffer(codes, dtype=np.uint32))
+        status.append(picked.replace_strict(list(range(len(pairs))), [p[0] for p in pairs], return_dtype=pl.String))
+        reason.append(picked.replace_strict(list(range(len(pairs))), [p[1] for p in pairs], return_dtype=pl.String))
+    return pl.concat(status), pl.concat(reason)
 
 
 def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
     """Add `status` and `reason` to a classified frame (columns template, norm, solution).
     Each distinct (template, problem, solution) is checked once; large inputs are split over
     `workers` forked processes (the frame reaches them by fork, only the result columns travel back)."""
-    tmpl_rows = df["template"].is_not_null().arg_true()
-    triples = df.select("template", "norm", "solution")[tmpl_rows]
-    groups = group_ids(triples, ["template", "norm", "solution"])
-    keys = groups.firsts(triples)
+    groups = group_ids(df, ["template", "norm", "solution"])   # rows without a template form groups too
+    keys = groups.firsts(df.select("template", "norm", "solution"))
+    has_template = keys["template"].is_not_null()
+    key_rows = has_template.arg_true()
+    keys = keys.filter(has_template)
     templates = {t.name: t for t in rules.templates}
     work = pl.concat([keys.select("template", "solution"), _captures(keys, templates)], how="horizontal") \
         if keys.height else None
@@ -438,11 +451,10 @@ def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
         status, reason = _verify_rows(work, templates, _fields(work, templates))
     else:
         status, reason = [], []
-    status, reason = pl.Series("status", status, dtype=pl.String), pl.Series("reason", reason, dtype=pl.String)
-    del keys, triples, work
+    del keys, work
     # each key's result, back on its rows by position (rows without a template stay null)
-    out = df.with_columns(status=placed(df.height, tmpl_rows, groups.spread(status)),
-                          reason=placed(df.height, tmpl_rows, groups.spread(reason)))
+    out = df.with_columns(status=groups.spread(placed(groups.count, key_rows, pl.Series("status", status, dtype=pl.String))),
+                          reason=groups.spread(placed(groups.count, key_rows, pl.Series("reason", reason, dtype=pl.String))))
     calc = (out.filter(pl.col("template").is_null() & pl.col("solution").str.contains("<<", literal=True))
             .select("solution").unique(maintain_order=True))
     if calc.height:

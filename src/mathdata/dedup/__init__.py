@@ -26,7 +26,10 @@ def find_duplicates(df: pl.DataFrame, cfg: DedupConfig, priority: str | None = N
     """
     df = df.with_row_index("_row") if order is None else df.with_columns(_row=pl.col(order))
     df = mark_exact(df, priority)
-    reps = df.filter(~pl.col("exact_dup")).sort(order_columns(df, priority))
+    # the kept copies in keep order, with only the columns near_clusters reads
+    needed = ["_row", "exact_group", "norm", "template", *(["solution"] if "solution" in df.columns else []),
+              *([priority] if priority else [])]
+    reps = df.select(needed).filter(~df["exact_dup"]).sort(order_columns(df, priority))
     roots, work = near_clusters(reps, cfg)
     reps = reps.select("_row", "exact_group").with_columns(_root=pl.Series(roots, dtype=pl.Int64))
     root_group = reps["exact_group"].gather(reps["_root"])
