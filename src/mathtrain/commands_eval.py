@@ -1,10 +1,6 @@
 """`mathtrain eval` and `mathtrain score math|squad|contest`: thin commands over mathtrain.evaluate."""
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -12,19 +8,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mathdata.errors import MathDataError
-
 from mathdata.cli_output import emit_json, library_output_to_stderr
 
 from .app import JsonOpt, QuietOpt, app
 from .runtime import is_quiet
 from .evaluate import contest as contest_lib
-from .evaluate.files import load_predictions, write_json
 
 score_app = typer.Typer(help="Score model outputs without a model: math accuracy, SQuAD F1/EM, the contest score.",
                         no_args_is_help=True, add_completion=False)
 app.add_typer(score_app, name="score")
-
 
 
 def _console(quiet: bool, json_out: Optional[str]) -> Console:
@@ -101,22 +93,9 @@ def score_squad_cmd(
     quiet: bool = QuietOpt,
 ) -> None:
     """SQuAD F1/EM as MindFormers' EmF1Metric computes them, and the official v1.1 F1/EM beside them."""
-    from .evaluate.files import check_ids
-    from .evaluate.squad_data import load_squad
-    from .evaluate.squad_score import score_squad
+    from .evaluate.squad_score import score_squad_files
 
-    examples = load_squad(references, first_question_only=first_question_only)
-    preds = load_predictions(predictions)
-    try:
-        check_ids(predictions, references, preds.keys(), [ex.id for ex in examples])
-    except MathDataError as err:
-        if not first_question_only and len(preds) < len(examples):
-            firsts = {ex.id for ex in load_squad(references, first_question_only=True)}
-            if set(preds) == firsts:
-                raise MathDataError(err.message, "the predictions cover the first question of each paragraph: "
-                                                 "add --first-question-only") from None
-        raise
-    score = score_squad(preds, examples)
+    score = score_squad_files(predictions, references, first_question_only=first_question_only)
     render_squad(_console(quiet, json_out), score)
     emit_json(json_out, score.to_dict())
 
@@ -159,20 +138,8 @@ def score_contest_cmd(
     quiet: bool = QuietOpt,
 ) -> None:
     """0.7 * accuracy + 0.3 * (1 - trainable/total), and whether SQuAD F1/EM clear 90% of the base model."""
-    if (accuracy is None) == (math_json is None):
-        raise MathDataError("give exactly one of --accuracy and --math-json", "e.g. --accuracy 26% ")
-    acc = contest_lib.parse_accuracy(accuracy) if accuracy is not None else contest_lib.accuracy_from_json(math_json)
-    if run is not None:
-        if trainable is not None or total is not None:
-            raise MathDataError("give either --run or --trainable/--total, not both", "drop one of them")
-        trainable, total = contest_lib.params_from_run(run)
-    elif trainable is None or total is None:
-        raise MathDataError("parameter counts missing", "pass --trainable and --total, or --run RUN_DIR")
-    if squad_json is not None:
-        if f1 is not None or em is not None:
-            raise MathDataError("give either --squad-json or --f1/--em, not both", "drop one of them")
-        f1, em = contest_lib.squad_from_json(squad_json)
-    result = contest_lib.contest_result(acc, trainable, total, f1=f1, em=em, base_f1=base_f1, base_em=base_em)
+    result = contest_lib.contest_from_inputs(accuracy, math_json, trainable, total, run, f1=f1, em=em,
+                                             squad_json=squad_json, base_f1=base_f1, base_em=base_em)
     render_contest(_console(quiet, json_out), result)
     emit_json(json_out, result.to_dict())
 
@@ -231,9 +198,6 @@ def eval_cmd(
 
     from .evaluate.run_eval import EvalOptions, run_eval
 
-    if out.exists() and not out.is_dir():
-        from mathdata.errors import MathDataError
-        raise MathDataError(f"--out {out}: exists and is not a folder", "give a folder for the predictions and scores")
     opts = EvalOptions(math=math, squad=squad, first_question_only=not all_questions, max_new_tokens=max_new_tokens,
                        squad_max_new_tokens=squad_max_new_tokens, limit=limit, rel_tol=rel_tol, abs_tol=abs_tol,
                        prompt_name=prompt, force_prompt=force_prompt, rules_dir=rules, checkpoint=checkpoint,

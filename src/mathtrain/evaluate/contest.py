@@ -99,6 +99,29 @@ def contest_result(accuracy: float, trainable: int, total: int, f1: float | None
     return ContestResult(accuracy, int(trainable), int(total), f1, em, base_f1, base_em, retention)
 
 
+def contest_from_inputs(accuracy: str | None = None, math_json: Path | str | None = None, trainable: int | None = None,
+                        total: int | None = None, run: Path | str | None = None, f1: float | None = None,
+                        em: float | None = None, squad_json: Path | str | None = None, base_f1: float = BASE_F1,
+                        base_em: float = BASE_EM) -> ContestResult:
+    """`mathtrain score contest`: the accuracy given (`parse_accuracy`) or read from `score math --json`,
+    the parameter counts given or read from RUN_DIR/run.json, F1/EM given or read from `score squad --json`;
+    each figure one way only."""
+    if (accuracy is None) == (math_json is None):
+        raise MathDataError("give exactly one of --accuracy and --math-json", "e.g. --accuracy 26% ")
+    acc = parse_accuracy(accuracy) if accuracy is not None else accuracy_from_json(math_json)
+    if run is not None:
+        if trainable is not None or total is not None:
+            raise MathDataError("give either --run or --trainable/--total, not both", "drop one of them")
+        trainable, total = params_from_run(run)
+    elif trainable is None or total is None:
+        raise MathDataError("parameter counts missing", "pass --trainable and --total, or --run RUN_DIR")
+    if squad_json is not None:
+        if f1 is not None or em is not None:
+            raise MathDataError("give either --squad-json or --f1/--em, not both", "drop one of them")
+        f1, em = squad_from_json(squad_json)
+    return contest_result(acc, trainable, total, f1=f1, em=em, base_f1=base_f1, base_em=base_em)
+
+
 def parse_accuracy(text: str | float) -> float:
     """`0.26` or `26%` -> 0.26. A bare number above 1 is refused rather than guessed."""
     s = str(text).strip()

@@ -158,6 +158,8 @@ def run_eval(run_dir: Path | str, out_dir: Path | str, opts: EvalOptions, backen
              on_progress: ProgressFn | None = None, on_status: Callable[[str], None] | None = None) -> EvalResult:
     """Generate, save and score (see module doc)."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MathDataError(f"--out {out_dir}: exists and is not a folder", "give a folder for the predictions and scores")
     status = on_status or (lambda text: None)
     progress = on_progress or (lambda task, done, total: None)
     if opts.math is None and opts.squad is None:

@@ -24,7 +24,10 @@ import re
 import string
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, Sequence
+
+from mathdata.errors import MathDataError
 
 from .squad_data import SquadExample
 
@@ -200,3 +203,23 @@ def score_squad(predictions: Mapping[str, str | None], examples: Sequence[SquadE
     if n == 0:
         return SquadScore(items, 0.0, 0.0, 0.0, 0.0)
     return SquadScore(items, 100.0 * f1_sum / n, 100.0 * em_sum / n, 100.0 * sf1_sum / n, 100.0 * sem_sum / n)
+
+
+def score_squad_files(predictions: Path | str, references: Path | str, first_question_only: bool = False) -> SquadScore:
+    """Read both files, insist the ids correspond one to one, and score. Predictions for just the first
+    question of each paragraph, scored against every question, get a hint to add --first-question-only."""
+    from .files import check_ids, load_predictions
+    from .squad_data import load_squad
+
+    examples = load_squad(references, first_question_only=first_question_only)
+    preds = load_predictions(predictions)
+    try:
+        check_ids(predictions, references, preds.keys(), [ex.id for ex in examples])
+    except MathDataError as err:
+        if not first_question_only and len(preds) < len(examples):
+            firsts = {ex.id for ex in load_squad(references, first_question_only=True)}
+            if set(preds) == firsts:
+                raise MathDataError(err.message, "the predictions cover the first question of each paragraph: "
+                                                 "add --first-question-only") from None
+        raise
+    return score_squad(preds, examples)
