@@ -14,7 +14,7 @@ from html import escape
 
 from ..verify import STATUSES  # the verifier's statuses, in report order
 from .format import count as _count, pct as _pct
-from .view import NEAR_CONFLICT_NOTE, NEAR_CONFLICT_SHORT
+from .view import NEAR_CONFLICT_NOTE, NEAR_CONFLICT_SHORT, short_sources
 
 STATUS_COLOUR = {"verified": "#2f9e62", "wrong": "#d64545", "implausible": "#e9a23b", "unverifiable": "#b9c0ca"}
 STATUS_LABEL = {"verified": "verified", "wrong": "wrong answer", "implausible": "implausible",
@@ -44,16 +44,6 @@ def _n(value) -> str:
 def _light(colour: str) -> bool:
     r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
     return 0.299 * r + 0.587 * g + 0.114 * b > 170
-
-
-def _basename(path) -> str:
-    return str(path or "?").replace("\\", "/").rsplit("/", 1)[-1]
-
-
-def _short_sources(stats: dict):
-    """Show a record's file by its name, or by its full path when two inputs share that name."""
-    names = [_basename(i.get("path")) for i in stats.get("inputs", [])]
-    return lambda source: _basename(source) if names.count(_basename(source)) <= 1 else str(source or "?")
 
 
 def _f(x: float) -> str:
@@ -297,7 +287,7 @@ def _clusters(stats: dict) -> str:
 def _examples(stats: dict) -> str:
     out = []
     reasons = stats.get("reasons", {})
-    short = _short_sources(stats)
+    short = short_sources(stats)
     for status in ("wrong", "implausible"):
         rows = stats.get("examples", {}).get(status, [])
         total = stats.get("status", {}).get(status, len(rows))

@@ -17,23 +17,13 @@ from rich.text import Text
 from ..textsafe import clean, plain  # every data string is shown through these: no markup, no escapes
 from ..verify import STATUSES  # the verifier's statuses, in report order
 from .format import count as _n, pct as _pct
-from .view import NEAR_CONFLICT_NOTE
+from .view import NEAR_CONFLICT_NOTE, short_sources
 
 STATUS_STYLE = {"verified": "green", "wrong": "bold red", "implausible": "bold yellow", "unverifiable": "dim"}
 
 
 def _with_pct(part, whole) -> str:
     return f"{_n(part)} ({_pct(part, whole)})"
-
-
-def _short_sources(stats: dict):
-    """Show a record's file by its name, or by its full path when two inputs share that name."""
-    names = [str(i.get("path", "")).replace("\\", "/").rsplit("/", 1)[-1] for i in stats.get("inputs", [])]
-
-    def short(source) -> str:
-        name = str(source or "?").replace("\\", "/").rsplit("/", 1)[-1]
-        return name if names.count(name) <= 1 else str(source)
-    return short
 
 
 def _nonzero(value: int, style: str) -> Text:
@@ -157,7 +147,7 @@ def _examples(stats: dict, console: Console) -> list:
     """A table per status when the console leaves the problem and solution room, else one block per record."""
     out = []
     reasons = stats.get("reasons", {})
-    short = _short_sources(stats)
+    short = short_sources(stats)
     for status in ("wrong", "implausible"):
         rows = stats.get("examples", {}).get(status, [])
         if not rows:
