@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mathdata.cli_output import emit_json, library_output_to_stderr
+from mathdata.report.format import pct
 
 from .app import JsonOpt, QuietOpt, app
 from .runtime import is_quiet
@@ -23,10 +24,6 @@ def _console(quiet: bool, json_out: Optional[str]) -> Console:
     return Console(quiet=quiet or json_out == "-", highlight=False)
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.2f}%"
-
-
 # ------------------------------------------------------------------------------------------ math
 def render_math(console: Console, score, title: str = "Math accuracy") -> None:
     table = Table(title=title)
@@ -35,9 +32,10 @@ def render_math(console: Console, score, title: str = "Math accuracy") -> None:
     table.add_column("correct", justify="right")
     table.add_column("accuracy", justify="right")
     for cat, (total, correct) in score.per_category.items():
-        table.add_row(cat, str(total), str(correct), _pct(correct / total if total else 0.0))
+        table.add_row(cat, str(total), str(correct), pct(correct, total, 2))
     table.add_section()
-    table.add_row("[bold]overall[/bold]", str(score.total), str(score.correct), f"[bold]{_pct(score.accuracy)}[/bold]")
+    overall = pct(score.correct, score.total, 2)
+    table.add_row("[bold]overall[/bold]", str(score.total), str(score.correct), f"[bold]{overall}[/bold]")
     console.print(table)
     tol = f"rel_tol {score.rel_tol:g}" + (f", abs_tol {score.abs_tol:g}" if score.abs_tol is not None else "")
     console.print(f"compared with {tol}")
@@ -105,7 +103,7 @@ def render_contest(console: Console, result) -> None:
     table = Table(title="Contest score")
     table.add_column("term")
     table.add_column("value", justify="right")
-    table.add_row("math accuracy", _pct(result.accuracy))
+    table.add_row("math accuracy", pct(result.accuracy, 1, 2))
     table.add_row("trainable / total", f"{result.trainable:,} / {result.total:,} = {result.param_ratio:.6%}")
     table.add_row("0.7 * accuracy", f"{0.7 * result.accuracy:.6f}")
     table.add_row("0.3 * (1 - ratio)", f"{0.3 * (1 - result.param_ratio):.6f}")
