@@ -350,10 +350,12 @@ def check_captured(t: Template, slots: dict, solution: str, solution_groups) -> 
 _MATCHED = "_matched"   # an outer group around a template regex: present exactly when it matched
 
 
-def _captures(keys: pl.DataFrame, templates: dict) -> pl.DataFrame:
-    """Per key (template, norm, solution): `p.<slot>` the problem's captures and `s.<group>` the
-    normalised solution's (null where that template's regex does not match). The regexes run in
-    polars, once per distinct key; Python then only does arithmetic."""
+def _work_parts(keys: pl.DataFrame, templates: dict) -> list[tuple[np.ndarray, Template, pl.DataFrame]]:
+    """Per template that has keys (template, norm, solution): the keys' positions and a frame of the
+    solution, `p.<slot>` the problem's captures and `s.<group>` the normalised solution's (null where
+    the regex does not match; `p._matched`/`s._matched` tell). The regexes run in polars, once per
+    distinct key; Python then only does arithmetic. One contiguous frame per template, so workers
+    can slice them without polars' thread pool."""
     solutions = normalize_series(keys["solution"])
     parts = []
     for name, t in templates.items():
@@ -362,74 +364,75 @@ def _captures(keys: pl.DataFrame, templates: dict) -> pl.DataFrame:
             continue
         p = keys["norm"].gather(rows).str.extract_groups(f"(?P<{_MATCHED}>{t.problem_regex})").struct.unnest()
         sol = solutions.gather(rows).str.extract_groups(f"(?P<{_MATCHED}>{t.solution_regex})").struct.unnest()
-        parts.append(pl.concat([p.select(pl.all().name.prefix("p.")), sol.select(pl.all().name.prefix("s.")),
-                                pl.DataFrame({"_key": rows})], how="horizontal"))
-    return pl.concat(parts, how="diagonal_relaxed").sort("_key").drop("_key")
+        work = pl.concat([keys["solution"].gather(rows).to_frame(), p.select(pl.all().name.prefix("p.")),
+                          sol.select(pl.all().name.prefix("s."))], how="horizontal").rechunk()
+        parts.append((rows.to_numpy(), t, work))
+    return parts
 
 
-def _fields(work: pl.DataFrame, templates: dict) -> dict[str, tuple]:
-    """Template name -> (slot name, column) pairs of its problem captures and (group, column) pairs
-    of its solution captures in `work` (only templates that have rows have columns)."""
+def _verify_rows(work: pl.DataFrame, t: Template) -> tuple[list, list]:
+    """(status, reason) of each row of one template's `_work_parts` frame. Rows are read one small
+    batch at a time (`iter_rows`), so a large input never exists as Python objects all at once. Runs
+    in forked workers too, so it may call no parallel polars operation (a forked child has no polars
+    thread pool: it would wait forever) -- slice and iter_rows are serial."""
     names = work.columns
-    fields = {}
-    for t in map(templates.get, work["template"].unique().to_list()):
-        fields[t.name] = ([(s.name, names.index(f"p.{s.name}")) for s in t.slots],
-                          [(g, names.index(f"s.{g}")) for g in t.solution_pattern.groupindex if f"s.{g}" in names])
-    return fields
-
-
-def _verify_rows(work: pl.DataFrame, templates: dict, fields: dict) -> tuple[list, list]:
-    """(status, reason) of each row of `work` (template, solution and the `_captures` columns). Rows
-    are read one small batch at a time (`iter_rows`), so a large input never exists as Python objects
-    all at once. Runs in forked workers too, so it may call no parallel polars operation (a forked
-    child has no polars thread pool: it would wait forever) -- slice and iter_rows are serial."""
+    p_matched, s_matched = names.index(f"p.{_MATCHED}"), names.index(f"s.{_MATCHED}")
+    slot_fields = [(s.name, names.index(f"p.{s.name}")) for s in t.slots]
+    sol_fields = [(g, names.index(f"s.{g}")) for g in t.solution_pattern.groupindex]
     statuses, reasons = [], []
-    p_matched, s_matched = work.columns.index(f"p.{_MATCHED}"), work.columns.index(f"s.{_MATCHED}")
     for row in work.iter_rows():
-        name, sol = row[0], row[1]
         if row[p_matched] is None:
             status, reason = "unverifiable", "no_template"
         else:
-            slot_fields, sol_fields = fields[name]
             groups = {g: row[i] for g, i in sol_fields} if row[s_matched] is not None else None
-            status, reason = check_captured(templates[name], {n: row[i] for n, i in slot_fields}, sol, groups)
+            status, reason = check_captured(t, {n: row[i] for n, i in slot_fields}, row[0], groups)
         statuses.append(status)
         reasons.append(reason)
     return statuses, reasons
 
 
-_WORK: tuple = ()  # (work frame, templates, fields) handed to forked workers without pickling them
+_WORK: list = []  # the `_work_parts` handed to forked workers without pickling them
 
 
-def _verify_slice(bounds: tuple[int, int]) -> tuple[list, bytes]:
-    """A worker's share, sent back compactly: its distinct (status, reason) pairs and a 32-bit code per row
-    naming its pair (millions of separately unpickled strings would cost the driver gigabytes)."""
-    work, templates, fields = _WORK
-    statuses, reasons = _verify_rows(work.slice(bounds[0], bounds[1] - bounds[0]), templates, fields)
+def _verify_slice(task: tuple[int, int, int]) -> tuple[list, bytes]:
+    """A worker's share (part, start, end), sent back compactly: its distinct (status, reason) pairs
+    and a 32-bit code per row naming its pair (millions of separately unpickled strings would cost
+    the driver gigabytes)."""
+    part, start, end = task
+    _, t, work = _WORK[part]
+    statuses, reasons = _verify_rows(work.slice(start, end - start), t)
     pairs: dict[tuple, int] = {}
     codes = array("I", [pairs.setdefault(pr, len(pairs)) for pr in zip(statuses, reasons)])
     return list(pairs), codes.tobytes()
 
 
-def _verify_parallel(work: pl.DataFrame, templates: dict, workers: int) -> tuple[list, list]:
-    """`_verify_rows` over `workers` forked processes: the frame reaches them by fork, only the
-    result lists travel back."""
+def _decode(pairs: list, codes: bytes) -> tuple[pl.Series, pl.Series]:
+    picked, index = pl.Series(np.frombuffer(codes, dtype=np.uint32)), list(range(len(pairs)))
+    return (picked.replace_strict(index, [p[0] for p in pairs], return_dtype=pl.String),
+            picked.replace_strict(index, [p[1] for p in pairs], return_dtype=pl.String))
+
+
+def _verify_parts(parts: list, workers: int) -> tuple[pl.Series, pl.Series]:
+    """Status and reason of every row of the parts, in part order; over `workers` forked processes
+    when there are many (the frames reach them by fork, only codes travel back)."""
+    if workers <= 1 or sum(w.height for _, _, w in parts) <= 50_000:   # below that, processes cost more than they save
+        results = [_verify_rows(w, t) for _, t, w in parts]
+        return (pl.Series([x for r in results for x in r[0]], dtype=pl.String),
+                pl.Series([x for r in results for x in r[1]], dtype=pl.String))
     global _WORK
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    step = -(-work.height // workers)
-    _WORK = (work.rechunk(), templates, _fields(work, templates))
+    tasks = []
+    for k, (_, _, w) in enumerate(parts):
+        step = max(1, -(-w.height // workers))
+        tasks += [(k, i, min(i + step, w.height)) for i in range(0, w.height, step)]
+    _WORK = parts
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            parts = list(pool.map(_verify_slice, [(i, i + step) for i in range(0, work.height, step)]))
+            decoded = [_decode(*r) for r in pool.map(_verify_slice, tasks)]
     finally:
-        _WORK = ()
-    status, reason = [], []
-    for pairs, codes in parts:
-        picked = pl.Series(np.frombuffer(codes, dtype=np.uint32))
-        status.append(picked.replace_strict(list(range(len(pairs))), [p[0] for p in pairs], return_dtype=pl.String))
-        reason.append(picked.replace_strict(list(range(len(pairs))), [p[1] for p in pairs], return_dtype=pl.String))
-    return pl.concat(status), pl.concat(reason)
+        _WORK = []
+    return pl.concat([d[0] for d in decoded]), pl.concat([d[1] for d in decoded])
 
 
 def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
@@ -442,19 +445,15 @@ def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
     key_rows = has_template.arg_true()
     keys = keys.filter(has_template)
     templates = {t.name: t for t in rules.templates}
-    work = pl.concat([keys.select("template", "solution"), _captures(keys, templates)], how="horizontal") \
-        if keys.height else None
-    # why 50,000: below it, starting the processes costs more than it saves
-    if workers > 1 and keys.height > 50_000:
-        status, reason = _verify_parallel(work, templates, workers)
-    elif keys.height:
-        status, reason = _verify_rows(work, templates, _fields(work, templates))
-    else:
-        status, reason = [], []
-    del keys, work
+    parts = _work_parts(keys, templates) if keys.height else []
+    status, reason = _verify_parts(parts, workers)
+    order = np.concatenate([rows for rows, _, _ in parts]) if parts else np.zeros(0, np.int64)
+    del parts
+    key_status, key_reason = placed(keys.height, order, status), placed(keys.height, order, reason)
+    del keys
     # each key's result, back on its rows by position (rows without a template stay null)
-    out = df.with_columns(status=groups.spread(placed(groups.count, key_rows, pl.Series("status", status, dtype=pl.String))),
-                          reason=groups.spread(placed(groups.count, key_rows, pl.Series("reason", reason, dtype=pl.String))))
+    out = df.with_columns(status=groups.spread(placed(groups.count, key_rows, key_status.alias("status"))),
+                          reason=groups.spread(placed(groups.count, key_rows, key_reason.alias("reason"))))
     calc = (out.filter(pl.col("template").is_null() & pl.col("solution").str.contains("<<", literal=True))
             .select("solution").unique(maintain_order=True))
     if calc.height:
