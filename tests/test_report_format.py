@@ -47,7 +47,7 @@ def test_terminal_and_html_write_the_same_share():
 
 
 def test_no_renderer_keeps_its_own_copy():
-    for name in ("report/terminal.py", "report/html.py", "commands_build.py"):
+    for name in ("report/terminal.py", "report/html.py", "report/build.py"):
         tree = ast.parse((SRC / name).read_text(encoding="utf-8"))
         defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
         assert not defined & {"_pct", "_count"}, name
