@@ -9,7 +9,6 @@ import typer
 from .app import (EngineOpt, NoHeaderOpt, ProblemFieldOpt, QuietOpt, RayAddressOpt, RulesOpt, SolutionFieldOpt,
                   app)
 from .cli_output import emit_json, json_to_stdout
-from .errors import MathDataError
 
 
 @app.command()
@@ -31,12 +30,8 @@ def audit(
     """Report what is in a data set and what is wrong with it: categories, English items, exact and
     number-aware near duplicates, wrong and implausible answers."""
     from .audit import audit as run_audit
-    from .outputs import check_file_output, rules_files
-    inputs = [*paths, *rules_files(rules)]
-    check_file_output(json_out, inputs, "--json")   # before any work: never over an input, a folder ...
-    check_file_output(html_out, [*inputs, json_out if json_out != "-" else None], "--html")
-    if json_out and html_out and str(json_out) != "-" and Path(json_out).resolve() == Path(html_out).resolve():
-        raise MathDataError(f"--json and --html are the same file ({html_out})", "give them different names")
+    from .outputs import check_audit_outputs
+    check_audit_outputs(json_out, html_out, paths, rules)   # before any work: never over an input, a folder ...
     stats = run_audit(paths, problem_field, solution_field, skip_bad, rules, quiet=quiet, workers=workers,
                       no_header=no_header, engine=engine, ray_address=ray_address)
     if not quiet and not json_to_stdout(json_out):

@@ -13,7 +13,6 @@ from rich.console import Console
 
 from .app import EngineOpt, NoHeaderOpt, ProblemFieldOpt, QuietOpt, RayAddressOpt, RulesOpt, SolutionFieldOpt, app
 from .cli_output import emit_json, json_to_stdout
-from .errors import MathDataError
 from .report.build import plan_table, render_build
 from .report.format import count as _n
 from .textsafe import plain
@@ -92,16 +91,8 @@ def build(
     near), decontaminate, sample per quota, top up from the generator, restyle, shuffle, write."""
     from .build import BuildOptions
     from .build import build as run_build
-    from .outputs import check_file_output, resolve, rules_files
-    if str(out_dir) == "-":
-        raise MathDataError("-o -: build writes a folder (train.jsonl, manifest.json, ...), not one stream to stdout",
-                            "give a folder, e.g. -o build/; `mathdata synth -o -` is the command that writes to stdout")
-    check_file_output(json_out, [*inputs, quota, *exclude, *rules_files(rules)], "--json")
-    if json_out and json_out != "-" and resolve(out_dir, "-o") == resolve(json_out, "--json"):
-        raise MathDataError(f"--json {json_out}: is the build folder -o {out_dir}", "write the stats to a file beside it")
-    if json_out and json_out != "-" and resolve(out_dir, "-o") in resolve(json_out, "--json").parents:
-        raise MathDataError(f"--json {json_out}: is inside the build folder -o {out_dir}",
-                            "write the stats beside the folder; the build folder holds only what the build writes")
+    from .outputs import check_build_outputs
+    check_build_outputs(out_dir, json_out, [*inputs, quota, *exclude], rules)
     console = Console(quiet=json_to_stdout(json_out))
     opts = BuildOptions(seed=seed, top_up=top_up, excludes=tuple(exclude), keep_english=keep_english,
                         keep_wrong=keep_wrong, keep_implausible=keep_implausible, style=style, round_to=round_to,

@@ -127,6 +127,32 @@ def check_file_output(target: Path | str | None, inputs: Iterable[Path | str | N
 TEMP_NAME_EXTRA = 32
 
 
+def check_audit_outputs(json_out: str | None, html_out: Path | None, paths: Iterable[Path | str],
+                        rules_dir: Path | str | None) -> None:
+    """`audit --json FILE --html FILE`, before any work: each a safe file output (`check_file_output`;
+    neither may be an input, a rule file or the other), and not both the same file."""
+    inputs = [*paths, *rules_files(rules_dir)]
+    check_file_output(json_out, inputs, "--json")
+    check_file_output(html_out, [*inputs, json_out if json_out != "-" else None], "--html")
+    if json_out and html_out and str(json_out) != "-" and Path(json_out).resolve() == Path(html_out).resolve():
+        raise MathDataError(f"--json and --html are the same file ({html_out})", "give them different names")
+
+
+def check_build_outputs(out_dir: Path, json_out: str | None, inputs: Iterable[Path | str],
+                        rules_dir: Path | str | None) -> None:
+    """`build -o DIR --json FILE`, before any work: DIR is a folder name (not `-`), FILE a safe file
+    output that is neither DIR nor inside it (the folder holds only what the build writes)."""
+    if str(out_dir) == "-":
+        raise MathDataError("-o -: build writes a folder (train.jsonl, manifest.json, ...), not one stream to stdout",
+                            "give a folder, e.g. -o build/; `mathdata synth -o -` is the command that writes to stdout")
+    check_file_output(json_out, [*inputs, *rules_files(rules_dir)], "--json")
+    if json_out and json_out != "-" and resolve(out_dir, "-o") == resolve(json_out, "--json"):
+        raise MathDataError(f"--json {json_out}: is the build folder -o {out_dir}", "write the stats to a file beside it")
+    if json_out and json_out != "-" and resolve(out_dir, "-o") in resolve(json_out, "--json").parents:
+        raise MathDataError(f"--json {json_out}: is inside the build folder -o {out_dir}",
+                            "write the stats beside the folder; the build folder holds only what the build writes")
+
+
 def check_name(path: Path, option: str) -> None:
     """Every part of the path within the file system's name limit, the final one with room for the
     temporary names written beside it."""
