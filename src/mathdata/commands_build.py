@@ -34,28 +34,12 @@ def synth(
     quiet: bool = QuietOpt,
 ) -> None:
     """Generate verified problems in the real data's wording, answers computed exactly."""
-    from .io import write_jsonl
-    from .outputs import check_file_output, rules_files
-    from .rules import load_rules
-    check_file_output(out, rules_files(rules), "-o")
-    from .synth import SynthSettings, synthesize, templates_for
-    from .synth.values import range_overrides
-    loaded = load_rules(rules)
-    overrides = range_overrides(ranges, templates_for(loaded, category)) if ranges else {}
-    settings = SynthSettings(style=style, round_to=round_to, split=split, digits=digits, places=places,
-                             overrides=overrides)
-    records = synthesize(loaded, category, count, seed, settings)
-    if str(out) == "-":
-        import json
-        import sys
-        sys.stdout.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    else:
-        write_jsonl(out, records)
+    from .synth import SynthSettings
+    from .synth.write import write_synth
+    settings = SynthSettings(style=style, round_to=round_to, split=split, digits=digits, places=places)
+    per = write_synth(out, category, count, seed, settings, ranges=ranges, rules_dir=rules)
     if not quiet:
-        per: dict[str, int] = {}
-        for r in records:
-            per[r["category"]] = per.get(r["category"], 0) + 1
-        Console(stderr=True).print(plain(f"wrote {out}: {_n(len(records))} records ("
+        Console(stderr=True).print(plain(f"wrote {out}: {_n(sum(per.values()))} records ("
                                          + ", ".join(f"{k} {_n(v)}" for k, v in per.items())
                                          + f"), style {style}, split {split}, seed {seed}"))
 

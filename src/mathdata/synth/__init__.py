@@ -7,6 +7,7 @@ values.py  slot drawing, difficulty, train/test/extrapolate split
 answer.py  printing an exact answer per answer_format, rounding
 steps.py   the step-by-step writers, one per `steps` name
 engine.py  TemplateGenerator, synthesize, render_solution, rewrite_solution, record_id
+write.py   write_synth: `mathdata synth` (records to a file or stdout)
 """
 from .answer import format_answer
 from .engine import (STYLES, SynthSettings, TemplateGenerator, record_id, render_solution, rewrite_solution,
