@@ -314,30 +314,23 @@ def extract_answer(text: str | None) -> str | None:
     t = to_ascii(text)
     seg = _answer_segment(t)
     if seg is not None and _clean(seg):
-        box = _boxed(seg)
-        if box is not None:
-            found = _from_box_content(box)
-            if found:
-                return found
-        after = _value_after_last_equals(seg)
-        if after is not None:
-            return after
-        nums = _numbers(seg)
-        if nums:
-            return nums[0].group(0).strip()
-        return _clean(seg) or None
-    box = _boxed(t)
+        found = _value_in(seg, 0)   # after an answer marker: its first number
+        return found if found is not None else (_clean(seg) or None)
+    return _value_in(t, -1)         # the whole text: its last number
+
+
+def _value_in(text: str, which: int) -> str | None:
+    """A boxed answer, else the value after the last '=', else number `which` of `text` (None: none)."""
+    box = _boxed(text)
     if box is not None:
         found = _from_box_content(box)
         if found:
             return found
-    after = _value_after_last_equals(t)
+    after = _value_after_last_equals(text)
     if after is not None:
         return after
-    nums = _numbers(t)
-    if nums:
-        return nums[-1].group(0).strip()
-    return None
+    nums = _numbers(text)
+    return nums[which].group(0).strip() if nums else None
 
 
 def _canon_text(s: str) -> str:
