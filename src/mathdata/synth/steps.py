@@ -101,7 +101,17 @@ def _split(x: Decimal) -> tuple[Decimal, Decimal]:
     return i, a - i
 
 
-def _sum_lines(a: Decimal, b: Decimal, ta: str, tb: str) -> tuple[list[str], Decimal]:
+def _by_parts(i1: Decimal, f1: Decimal, i2: Decimal, f2: Decimal, op: str) -> tuple[list[str], Decimal]:
+    """(i1 + f1) op (i2 + f2), op '+' or '-': integer parts, decimal parts, then both together (one line
+    when there are no decimal parts); and the result."""
+    ri, rf = (i1 + i2, f1 + f2) if op == "+" else (i1 - i2, f1 - f2)
+    if f1 or f2:
+        return [f"整数部分：{t(i1)} {op} {t(i2)} = {t(ri)}", f"小数部分：{t(f1)} {op} {t(f2)} = {t(rf)}",
+                f"合起来：{t(ri)} + {p(t(rf))} = {t(ri + rf)}"], ri + rf
+    return [f"{t(i1)} {op} {t(i2)} = {t(ri)}"], ri + rf
+
+
+def _sum_lines(a: Decimal, b: Decimal) -> list[str]:
     """Signed addition a + b explained by sign rule, integer parts and decimal parts."""
     lines = []
     ia, fa = _split(a)
@@ -109,33 +119,20 @@ def _sum_lines(a: Decimal, b: Decimal, ta: str, tb: str) -> tuple[list[str], Dec
     if (a >= 0) == (b >= 0) or a == 0 or b == 0:
         sign = "-" if (a < 0 or b < 0) else ""
         lines.append("两数同号，绝对值相加，符号不变。" if sign else "两个非负数相加。")
-        si, sf = ia + ib, fa + fb
-        if fa or fb:
-            lines.append(f"整数部分：{t(ia)} + {t(ib)} = {t(si)}")
-            lines.append(f"小数部分：{t(fa)} + {t(fb)} = {t(sf)}")
-            lines.append(f"合起来：{t(si)} + {t(sf)} = {t(si + sf)}")
-        else:
-            lines.append(f"{t(ia)} + {t(ib)} = {t(si)}")
-        total = si + sf
+        parts, total = _by_parts(ia, fa, ib, fb, "+")
+        lines += parts
         if sign:
             lines.append(f"加上负号：-{t(total)}")
-        return lines, (-total if sign else total)
+        return lines
     big, small = (a, b) if abs(a) >= abs(b) else (b, a)
     ib_, fb_ = _split(big)
     is_, fs_ = _split(small)
     lines.append("两数异号，用较大的绝对值减去较小的绝对值，结果取绝对值较大的数的符号。")
-    di, df = ib_ - is_, fb_ - fs_
-    if fb_ or fs_:
-        lines.append(f"整数部分：{t(ib_)} - {t(is_)} = {t(di)}")
-        lines.append(f"小数部分：{t(fb_)} - {t(fs_)} = {t(df)}")
-        lines.append(f"合起来：{t(di)} + {p(t(df))} = {t(di + df)}")
-    else:
-        lines.append(f"{t(ib_)} - {t(is_)} = {t(di)}")
-    diff = di + df
+    parts, diff = _by_parts(ib_, fb_, is_, fs_, "-")
+    lines += parts
     if big < 0 and diff:
         lines.append(f"绝对值较大的数是负数，结果为 -{t(diff)}")
-        return lines, -diff
-    return lines, diff
+    return lines
 
 
 def _digits_of(n: int) -> list[tuple[int, int]]:
@@ -183,7 +180,7 @@ def _sign_rule(a: Decimal, b: Decimal, op: str) -> tuple[str, bool]:
 @writer("add")
 def add_steps(ctx: StepContext) -> list[str]:
     a, b = ctx.env["a"], ctx.env["b"]
-    lines, _ = _sum_lines(a, b, ctx.texts["a"], ctx.texts["b"])
+    lines = _sum_lines(a, b)
     return lines + [ctx.result(f"所以 {ctx.texts['a']} + {p(ctx.texts['b'])}", t(ctx.answer))]
 
 
@@ -192,7 +189,7 @@ def sub_steps(ctx: StepContext) -> list[str]:
     a, b = ctx.env["a"], ctx.env["b"]
     neg_b = t(-b)
     lines = [f"减去一个数等于加上它的相反数：{ctx.texts['a']} - {p(ctx.texts['b'])} = {ctx.texts['a']} + {p(neg_b)}"]
-    more, _ = _sum_lines(a, -b, ctx.texts["a"], neg_b)
+    more = _sum_lines(a, -b)
     return lines + more + [ctx.result(f"所以 {ctx.texts['a']} - {p(ctx.texts['b'])}", t(ctx.answer))]
 
 
