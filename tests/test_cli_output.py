@@ -13,7 +13,7 @@ import typer.main
 
 import mathdata.cli
 import mathtrain.cli
-from mathdata.cli_output import OUTPUT_OPTIONS, STDOUT_CLOSED, CliGroup, check_json_target
+from mathdata.cli_output import JSON_OPTION, OUTPUT_OPTIONS, STDOUT_CLOSED, CliGroup, check_output_target
 from mathdata.errors import MathDataError
 
 from cli_helpers import run_main
@@ -55,7 +55,7 @@ def test_a_file_really_named_like_an_option_is_written_as_the_hint_says(tmp_path
                          "-r", MATH_REFS, "--rules", ROOT / "rules", "--json", "./--quiet", "--quiet")
     assert code == 0, err
     assert json.loads((tmp_path / "--quiet").read_text(encoding="utf-8"))["correct"] == 12
-    assert check_json_target("-") == "-" and check_json_target(None) is None and check_json_target("a-b") == "a-b"
+    assert all(check_output_target(JSON_OPTION, v) == v for v in ("-", None, "a-b"))
 
 
 @pytest.mark.parametrize("args, message", [

@@ -29,9 +29,9 @@ def resumed(tmp_path_factory):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    from mathtrain.train import list_checkpoints
+    from mathtrain.rundir import lora_checkpoints
 
-    killed_at = [s for s, _ in list_checkpoints(run)]
+    killed_at = [s for s, _ in lora_checkpoints(run)]
     assert killed_at and killed_at[-1] < SHARED_STEPS
     after_kill = read_metrics(run)
     again = run_cli("run", "--config", str(TINY_TOML), "--data", str(build), "--out", str(run), "--resume",

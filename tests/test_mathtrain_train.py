@@ -41,10 +41,10 @@ def test_metrics_lines_and_schedule(trained):
 
 
 def test_checkpoints_on_schedule(trained):
-    from mathtrain.train import list_checkpoints
+    from mathtrain.rundir import lora_checkpoints
 
     _, run, result = trained
-    steps = [s for s, _ in list_checkpoints(run)]
+    steps = [s for s, _ in lora_checkpoints(run)]
     assert steps == [8, 16, 24, 32, 40, 48, 56, 64]
     assert len(result["checkpoints"]) == 8
     assert (run / "base.ckpt").is_file() and (run / "mindformers.yaml").is_file()

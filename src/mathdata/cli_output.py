@@ -37,11 +37,6 @@ def check_output_target(option: str, value, label: str | None = None):
     return value
 
 
-def check_json_target(value):
-    """A `--json` value: a FILE, or `-` for stdout."""
-    return check_output_target(JSON_OPTION, value)
-
-
 def _commands(group):
     for command in group.commands.values():
         yield command

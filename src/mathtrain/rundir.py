@@ -32,7 +32,6 @@ from mathdata.errors import MathDataError
 
 RUN_FILE = "run.json"
 CHECKPOINTS = "checkpoints"
-MF_CHECKPOINTS = "checkpoints/checkpoint"  # MindFormers' resume root: the folder above rank_<r>/
 STEPS_INDEX = "checkpoints/steps.json"
 MERGED = "merged"
 STRATEGY_DIR = "mindformers/strategy"
@@ -411,30 +410,6 @@ def load_full_params(run_dir: Path | str, ckpt: Path | str) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- metrics
-def repair_metrics(path: Path) -> int:
-    """Drop a truncated last line of metrics.jsonl (a kill in mid-write); returns lines dropped."""
-    if not path.is_file():
-        return 0
-    data = path.read_bytes()
-    if not data:
-        return 0
-    lines = data.split(b"\n")
-    tail = lines[-1]
-    dropped = 0
-    if tail.strip():
-        try:
-            json.loads(tail)
-            keep = data + b"\n"
-        except ValueError:
-            keep = b"\n".join(lines[:-1]) + (b"\n" if len(lines) > 1 else b"")
-            dropped = 1
-        from mathdata.io import atomic_path
-
-        with atomic_path(path) as tmp:
-            Path(tmp).write_bytes(keep)
-    return dropped
-
-
 def read_metrics(path: Path) -> list[dict]:
     """metrics.jsonl lines (a broken line is skipped with the rest kept: a log, not an input)."""
     out = []

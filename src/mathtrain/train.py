@@ -86,15 +86,6 @@ def build_step(network, yaml_doc: dict, total_steps: int):
     return step_cell, optimizer
 
 
-def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """(step, path) of a run's checkpoints, oldest first, either runner (see `rundir.lora_checkpoints`)."""
-    return rundir.lora_checkpoints(run_dir)
-
-
-def checkpoint_step(run_dir: Path, path: Path) -> int:
-    return rundir.checkpoint_step(run_dir, path)
-
-
 def plan_steps(samples: int, cfg: TrainConfig, max_steps: int | None) -> tuple[int, int]:
     """(steps_per_epoch, total_steps); the last partial batch of an epoch is dropped, as MindFormers does."""
     per_epoch = samples // cfg.train.batch_size
