@@ -54,7 +54,7 @@ def supported(network) -> str | None:
 
 def _cells():
     import mindspore as ms
-    from mindspore import nn, ops
+    from mindspore import nn
     from mindspore.ops import operations as P
 
     class _Shared(nn.Cell):
