@@ -26,10 +26,11 @@ allowed, because much of the real data was printed from Python floats ("47.66666
 from __future__ import annotations
 
 import decimal
-from array import array
 import re
+from array import array
 from decimal import Decimal
 from fractions import Fraction
+from typing import Iterator
 
 import numpy as np
 import polars as pl
@@ -350,24 +351,22 @@ def check_captured(t: Template, slots: dict, solution: str, solution_groups) -> 
 _MATCHED = "_matched"   # an outer group around a template regex: present exactly when it matched
 
 
-def _work_parts(keys: pl.DataFrame, templates: dict) -> list[tuple[np.ndarray, Template, pl.DataFrame]]:
+def _work_parts(keys: pl.DataFrame, templates: dict) -> Iterator[tuple[np.ndarray, Template, pl.DataFrame]]:
     """Per template that has keys (template, norm, solution): the keys' positions and a frame of the
     solution, `p.<slot>` the problem's captures and `s.<group>` the normalised solution's (null where
     the regex does not match; `p._matched`/`s._matched` tell). The regexes run in polars, once per
-    distinct key; Python then only does arithmetic. One contiguous frame per template, so workers
-    can slice them without polars' thread pool."""
-    solutions = normalize_series(keys["solution"])
-    parts = []
+    distinct key; Python then only does arithmetic. Made one template at a time (only one exists at
+    once), each one contiguous frame, so workers can slice it without polars' thread pool."""
     for name, t in templates.items():
         rows = (keys["template"] == name).arg_true()
         if not len(rows):
             continue
+        solutions = keys["solution"].gather(rows)
         p = keys["norm"].gather(rows).str.extract_groups(f"(?P<{_MATCHED}>{t.problem_regex})").struct.unnest()
-        sol = solutions.gather(rows).str.extract_groups(f"(?P<{_MATCHED}>{t.solution_regex})").struct.unnest()
-        work = pl.concat([keys["solution"].gather(rows).to_frame(), p.select(pl.all().name.prefix("p.")),
+        sol = normalize_series(solutions).str.extract_groups(f"(?P<{_MATCHED}>{t.solution_regex})").struct.unnest()
+        work = pl.concat([solutions.to_frame(), p.select(pl.all().name.prefix("p.")),
                           sol.select(pl.all().name.prefix("s."))], how="horizontal").rechunk()
-        parts.append((rows.to_numpy(), t, work))
-    return parts
+        yield rows.to_numpy(), t, work
 
 
 def _verify_rows(work: pl.DataFrame, t: Template) -> tuple[list, list]:
@@ -391,16 +390,14 @@ def _verify_rows(work: pl.DataFrame, t: Template) -> tuple[list, list]:
     return statuses, reasons
 
 
-_WORK: list = []  # the `_work_parts` handed to forked workers without pickling them
+_WORK: tuple = ()  # (template, frame) handed to forked workers without pickling them
 
 
-def _verify_slice(task: tuple[int, int, int]) -> tuple[list, bytes]:
-    """A worker's share (part, start, end), sent back compactly: its distinct (status, reason) pairs
-    and a 32-bit code per row naming its pair (millions of separately unpickled strings would cost
-    the driver gigabytes)."""
-    part, start, end = task
-    _, t, work = _WORK[part]
-    statuses, reasons = _verify_rows(work.slice(start, end - start), t)
+def _verify_slice(bounds: tuple[int, int]) -> tuple[list, bytes]:
+    """A worker's share, sent back compactly: its distinct (status, reason) pairs and a 32-bit code
+    per row naming its pair (millions of separately unpickled strings would cost the driver gigabytes)."""
+    t, work = _WORK
+    statuses, reasons = _verify_rows(work.slice(bounds[0], bounds[1] - bounds[0]), t)
     pairs: dict[tuple, int] = {}
     codes = array("I", [pairs.setdefault(pr, len(pairs)) for pr in zip(statuses, reasons)])
     return list(pairs), codes.tobytes()
@@ -412,26 +409,22 @@ def _decode(pairs: list, codes: bytes) -> tuple[pl.Series, pl.Series]:
             picked.replace_strict(index, [p[1] for p in pairs], return_dtype=pl.String))
 
 
-def _verify_parts(parts: list, workers: int) -> tuple[pl.Series, pl.Series]:
-    """Status and reason of every row of the parts, in part order; over `workers` forked processes
-    when there are many (the frames reach them by fork, only codes travel back)."""
-    if workers <= 1 or sum(w.height for _, _, w in parts) <= 50_000:   # below that, processes cost more than they save
-        results = [_verify_rows(w, t) for _, t, w in parts]
-        return (pl.Series([x for r in results for x in r[0]], dtype=pl.String),
-                pl.Series([x for r in results for x in r[1]], dtype=pl.String))
+def _verify_part(t: Template, work: pl.DataFrame, workers: int) -> tuple[pl.Series, pl.Series]:
+    """Status and reason of each row of one template's frame; over `workers` forked processes when
+    it is large (the frame reaches them by fork, only codes travel back)."""
+    if workers <= 1 or work.height <= 50_000:   # below that, starting processes costs more than it saves
+        statuses, reasons = _verify_rows(work, t)
+        return pl.Series(statuses, dtype=pl.String), pl.Series(reasons, dtype=pl.String)
     global _WORK
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    tasks = []
-    for k, (_, _, w) in enumerate(parts):
-        step = max(1, -(-w.height // workers))
-        tasks += [(k, i, min(i + step, w.height)) for i in range(0, w.height, step)]
-    _WORK = parts
+    step = -(-work.height // workers)
+    _WORK = (t, work)
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            decoded = [_decode(*r) for r in pool.map(_verify_slice, tasks)]
+            decoded = [_decode(*r) for r in pool.map(_verify_slice, [(i, i + step) for i in range(0, work.height, step)])]
     finally:
-        _WORK = []
+        _WORK = ()
     return pl.concat([d[0] for d in decoded]), pl.concat([d[1] for d in decoded])
 
 
@@ -445,11 +438,11 @@ def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
     key_rows = has_template.arg_true()
     keys = keys.filter(has_template)
     templates = {t.name: t for t in rules.templates}
-    parts = _work_parts(keys, templates) if keys.height else []
-    status, reason = _verify_parts(parts, workers)
-    order = np.concatenate([rows for rows, _, _ in parts]) if parts else np.zeros(0, np.int64)
-    del parts
-    key_status, key_reason = placed(keys.height, order, status), placed(keys.height, order, reason)
+    key_status = pl.repeat(None, keys.height, dtype=pl.String, eager=True)
+    key_reason = key_status.clone()
+    for rows, t, work in _work_parts(keys, templates):
+        status, reason = _verify_part(t, work, workers)
+        key_status, key_reason = key_status.scatter(rows, status), key_reason.scatter(rows, reason)
     del keys
     # each key's result, back on its rows by position (rows without a template stay null)
     out = df.with_columns(status=groups.spread(placed(groups.count, key_rows, key_status.alias("status"))),
