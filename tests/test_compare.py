@@ -23,7 +23,7 @@ def test_summary_mean_min_max_spread():
                "per_category": cat(0, 4)}]
     models += [{"recipe": "a", "model": f"a-s{s}", "eval_prompt": spec.to_dict(), "accuracy": acc, "tokens_seen": tok,
                 "per_category": cat(c, 4)} for s, acc, tok, c in ((0, 0.25, 100, 1), (1, 0.75, 300, 3))]
-    rows = summarize(models, [Recipe("a", ROOT, spec, spec, 10, "x")], ())
+    rows = summarize(models, [Recipe("a", ROOT, spec, spec, 10, "x")])
     assert rows[0]["model"] == "base-raw" and rows[0]["seeds"] == 0
     a = rows[1]
     assert (a["accuracy_mean"], a["accuracy_min"], a["accuracy_max"], a["spread"]) == (0.5, 0.25, 0.75, 0.5)

@@ -43,7 +43,7 @@ def load_for_inference(run_dir: Path | str, checkpoint: str | Path | None = None
     use_output_dir(info.run_dir / "mindformers")
     set_context("cpu" if info.data["config"]["run"]["device"] == "cpu" else "ascend",
                 mode=mode, seed=info.data["config"]["run"]["seed"])
-    build_network = _builder(mode)
+    build_network = _builder()
     from .model import load_weights
     from .tokenizer import load_tokenizer
 
@@ -140,7 +140,7 @@ def _newest_merged(run_dir: Path) -> Path:
     return path
 
 
-def _builder(mode: str):
+def _builder():
     """model.build_network, built so that its causal mask follows the input's length.
 
     MindFormers' LowerTriangularMaskWithDynamic slices its (seq_length x seq_length) mask to the input only

@@ -111,7 +111,7 @@ def _conversation_examples(path: Path, spec: PromptSpec) -> Iterator[Example]:
         yield Example(str(rec.get("id", i)), prompt, answer)
 
 
-def tokenize_example(tokenizer, ex: Example, seq_length: int, specials=None) -> tuple[list[int], list[int]]:
+def tokenize_example(tokenizer, ex: Example, specials=None) -> tuple[list[int], list[int]]:
     """(input_ids, labels) before padding/truncation: [BOS] + prompt + answer + [EOS], labels -100 on BOS and
     the prompt. The prompt is tokenised together with the answer (as MindFormers tokenises a whole round) and
     split at the prompt's own token count, so the answer's first token is the one the model produces at
@@ -208,7 +208,7 @@ def build_records(build_dir: Path, tokenizer, tokenizer_path: str, tokenizer_typ
     rows, truncated, dropped, tokens, answer_tokens = [], 0, 0, 0, 0
     max_id = -1
     for ex in examples:
-        ids, labels = tokenize_example(tokenizer, ex, seq_length, specials)
+        ids, labels = tokenize_example(tokenizer, ex, specials)
         input_ids, label_arr, cut = pad_or_truncate(ids, labels, length, pad_id)
         # the model scores label[t] for t >= 1 (it shifts by one): need one answer label past position 0
         if not (label_arr[1:] != IGNORE).any():

@@ -328,7 +328,7 @@ def save_checkpoint(path: Path, save) -> Path:
 
 
 # ---------------------------------------------------------------------------------- unsharding shards
-def shard_files(run_dir: Path | str, ckpt: Path | str) -> dict[int, Path]:
+def shard_files(ckpt: Path | str) -> dict[int, Path]:
     """{rank: file} of the step `ckpt` belongs to, when it is one rank's shard of a multi-rank run
     (checkpoints/checkpoint/rank_<r>/...); {} for a complete checkpoint."""
     ckpt = Path(ckpt)
@@ -395,7 +395,7 @@ def load_full_params(run_dir: Path | str, ckpt: Path | str) -> dict:
     ckpt = Path(ckpt)
     if not ckpt.is_file():
         raise MathDataError(f"{ckpt}: no such checkpoint", f"list {Path(run_dir) / CHECKPOINTS} for valid files")
-    shards = shard_files(run_dir, ckpt)
+    shards = shard_files(ckpt)
     try:
         if not shards:
             return ms.load_checkpoint(str(ckpt))

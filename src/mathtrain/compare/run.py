@@ -236,7 +236,7 @@ def run_compare(config: Path, recipes: list[Recipe], eval_path: Path, out: Path,
     doc = {"schema": "mathtrain.compare/1", "config": plan["config"], "config_sha256": plan["config_sha256"],
            "model": {"name": cfg.model.name, "checkpoint": cfg.model.checkpoint}, "eval": eval_info,
            "budget": budget, "seeds": seed_list, "recipes": plan["recipes"], "models": models,
-           "summary": summarize(models, recipes, order)}
+           "summary": summarize(models, recipes)}
     write_json(out / "compare.json", doc)
     if timings:
         old = json.loads((out / "timings.json").read_text()) if (out / "timings.json").is_file() else {}
@@ -272,7 +272,7 @@ def _run_dict(run_dir: Path, result: dict, budget: dict) -> dict:
             "first_loss": round(result["first_loss"], 6), "last_loss": round(result["last_loss"], 6)}
 
 
-def summarize(models: list[dict], recipes: list[Recipe], order) -> list[dict]:
+def summarize(models: list[dict], recipes: list[Recipe]) -> list[dict]:
     """Per recipe: mean / min / max accuracy over seeds (overall and per category); base rows as they are."""
     rows = [{"recipe": m["recipe"], "model": m["model"], "seeds": 0, "eval_prompt": m["eval_prompt"]["name"],
              "accuracy_mean": m["accuracy"], "accuracy_min": m["accuracy"], "accuracy_max": m["accuracy"],

@@ -34,7 +34,7 @@ def _base_network(cfg, seq_length: int):
     set_context("cpu", mode="graph", seed=cfg.run.seed)
     mc = model_config(cfg, load_model_config(cfg), for_training=False)
     mc["seq_length"] = int(seq_length)
-    network = infer._builder("graph")(mc, lora=False)
+    network = infer._builder()(mc, lora=False)
     if not cfg.model.checkpoint:
         raise MathDataError(f"{cfg.source}: [model].checkpoint is empty", "the base model needs weights")
     missing = load_weights(network, cfg.model.checkpoint)

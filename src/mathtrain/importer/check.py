@@ -45,7 +45,7 @@ def load_model_dir(model_dir: Path | str, seq_length: int, mode: str = "generate
 
         cfg = {**arch, **CPU_MODEL_OVERRIDES, "seq_length": int(seq_length), "batch_size": 1, "use_past": False,
                "checkpoint_name_or_path": "", "do_sample": False, "repetition_penalty": 1.0}
-        network = infer._builder(mode)(cfg, lora=False)
+        network = infer._builder()(cfg, lora=False)
     missing = load_weights(network, model_dir / "model.ckpt")
     if missing:
         raise MathDataError(f"{model_dir / 'model.ckpt'}: lacks {len(missing)} weights ({missing[:3]}...)",
