@@ -71,7 +71,7 @@ def chat_template(name: str) -> tuple[str, str, str, str]:
 
 def load_prompts(path: Path) -> dict[str, PromptSpec]:
     """rules/prompts.toml: one table per prompt, keys `human` and optional `chat`."""
-    from .rules import read_toml
+    from .tomlfile import read_toml
     data = read_toml(path)
     specs = {}
     for name, table in data.items():

@@ -18,7 +18,8 @@ import polars as pl
 
 from .errors import MathDataError
 from .limits import Limits, default_limits, load_limits
-from .rules import Rules, read_toml_hashed
+from .rules import Rules
+from .tomlfile import read_toml_hashed
 from .synth import SynthSettings, TemplateGenerator, record_id
 
 TOP_KEYS = ("total", "quotas")
