@@ -430,8 +430,8 @@ def _verify_part(t: Template, work: pl.DataFrame, workers: int) -> tuple[pl.Seri
 
 def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
     """Add `status` and `reason` to a classified frame (columns template, norm, solution).
-    Each distinct (template, problem, solution) is checked once; large inputs are split over
-    `workers` forked processes (the frame reaches them by fork, only the result columns travel back)."""
+    Each distinct (template, problem, solution) is checked once (keys.group_ids), its template's
+    regexes run in polars (`_work_parts`); large inputs are split over `workers` forked processes."""
     groups = group_ids(df, ["template", "norm", "solution"])   # rows without a template form groups too
     keys = groups.firsts(df.select("template", "norm", "solution"))
     has_template = keys["template"].is_not_null()
