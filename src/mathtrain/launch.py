@@ -35,7 +35,8 @@ def msrun_command(cfg: TrainConfig, run_dir: Path, yaml_path: Path, master_port:
 
 
 def prepare_ascend(cfg: TrainConfig, data_dir: Path, run_dir: Path, resume: bool = False) -> tuple[Path, list[str]]:
-    
+    """MindRecord, run.json and RUN_DIR/mindformers.yaml (with resume overrides when `resume`) written on
+    this host; returns the YAML's path and the msrun command that trains from it."""
     from .mindformers_yaml import dump_yaml
     from .runtime import use_output_dir
     from .train import prepare

@@ -178,7 +178,8 @@ def train(cfg: TrainConfig, data_dir: Path | str, run_dir: Path | str, max_steps
     "warning" and "done" events for progress display; everything is also logged to RUN_DIR. `resume`
     continues RUN_DIR from its newest readable checkpoint; a changed recipe is refused unless `force`."""
     if not cfg.is_cpu:
-        raise MathDataError("train() runs the CPU loop", "for device = 'ascend' use mathtrain.launch.prepare_ascend + launch")
+        raise MathDataError("train() runs the CPU loop",
+                            "for device = 'ascend' use mathtrain.run.run (msrun through launch.run_on_ascend)")
     emit = on_event or (lambda kind, info: None)
     data_dir, run_dir = Path(data_dir), Path(run_dir).resolve()
     check_files(cfg)  # cheap checks first: no MindSpore import for a typo
