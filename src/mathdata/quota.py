@@ -114,7 +114,7 @@ def load_quotas(path: Path | str, rules: Rules) -> QuotaTable:
     return qt
 
 
-@dataclass
+@dataclass(frozen=True)
 class PlanRow:
     quota: str
     categories: tuple[str, ...]
@@ -123,7 +123,7 @@ class PlanRow:
     taken: int              # real records kept
     top_up: int             # records the generator must add
     generatable: bool       # some template generates one of these categories
-    generated: int = 0      # filled in after the top-up
+    generated: int = 0      # set after the top-up (dataclasses.replace: a plan row is never changed)
     by_category: dict = field(default_factory=dict)   # category -> available
 
     def to_dict(self) -> dict:
@@ -187,7 +187,8 @@ def top_up(plan: list[PlanRow], rules: Rules, seed: int, exclude: set[str],
            settings: SynthSettings = SynthSettings()) -> pl.DataFrame:
     """Generated records (id, category, template, problem, solution, norm) filling each row's `top_up`.
     The count is spread evenly over the quota's templates; a template whose value space runs out
-    passes its remainder to the others. `exclude` (normalised problems) grows with what is made."""
+    passes its remainder to the others. `exclude` (normalised problems) grows with what is made; the
+    plan rows are not changed."""
     rows: list[dict] = []
     for row in plan:
         need = row.top_up
@@ -227,7 +228,6 @@ def top_up(plan: list[PlanRow], rules: Rules, seed: int, exclude: set[str],
                 raise MathDataError(f"quota {row.quota}: every generated problem is flagged by the eval sets "
                                     f"({row.taken} real + {made} generated of {row.wanted})",
                                     "lower the quota, or check the --exclude sets and --ngram/--overlap")
-        row.generated = made
         if made < need:
             raise MathDataError(f"quota {row.quota}: the generator ran out of distinct problems "
                                 f"({row.taken} real + {made} generated of {row.wanted})",
