@@ -17,7 +17,7 @@ from mathdata.errors import MathDataError
 from mathdata.io import write_text
 
 from .config import TrainConfig
-from .mindformers_yaml import resume_overrides  # noqa: F401  (used below; its home is the YAML module)
+from .mindformers_yaml import resume_overrides
 
 MASTER_PORT = 8118
 

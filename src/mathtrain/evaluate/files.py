@@ -1,4 +1,4 @@
-"""Reading the evaluation inputs with errors that name the file and line; atomic writes."""
+"""Reading the evaluation inputs with errors that name the file and line; the append-only partial predictions."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from mathdata.errors import MathDataError
-from mathdata.io import write_json, write_jsonl  # noqa: F401  (atomic writers, re-exported)
 
 
 def read_jsonl(path: Path | str, required: Iterable[str] = ()) -> Iterator[tuple[int, dict]]:

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from mathdata.errors import MathDataError
-from mathdata.io import sha256_file
+from mathdata.io import sha256_file, write_json, write_jsonl
 from mathdata.prompts import PromptSpec, load_prompts
 
 from . import contest as contest_lib
-from .files import PartialPredictions, load_predictions, write_json, write_jsonl
+from .files import PartialPredictions, load_predictions
 from .math_score import MathScore, Reference, category_order, load_references, score_math
 from .squad_data import SquadExample, load_squad
 from .squad_score import SquadScore, score_squad

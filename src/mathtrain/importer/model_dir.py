@@ -16,7 +16,7 @@ import yaml
 from mathdata.errors import MathDataError
 
 from .gguf_source import SourceModel
-from .layout import IMPORT_JSON, MODEL_CKPT, MODEL_YAML, TOKENIZER_JSON, read_model_yaml  # noqa: F401
+from .layout import IMPORT_JSON, MODEL_CKPT, MODEL_YAML, TOKENIZER_JSON
 
 TOKENIZER_CONFIG = "tokenizer_config.json"
 ARCH_KEYS = ("hidden_size", "num_layers", "num_heads", "n_kv_heads", "intermediate_size", "vocab_size",
