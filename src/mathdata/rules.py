@@ -11,7 +11,7 @@ from typing import Any, Callable
 from .errors import MathDataError
 from .formula import compile_formula
 from .normalize import normalize_text
-from .tomlfile import read_toml, read_toml_hashed  # noqa: F401  (re-exported: callers import them from here)
+from .tomlfile import read_toml
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 
@@ -64,7 +64,7 @@ class Template:
     implausible: tuple[Implausible, ...]
     problem_regex: str          # anchored, over normalised text; Python- and polars-compatible
     solution_regex: str
-    family_regex: str           # the same over number-masked text (every number -> '#')
+    slot_mask_regex: str        # the same over the slot mask (every rules.NUM -> '#'; classify.py)
     evaluate: Callable = field(repr=False, compare=False)
     problem_pattern: re.Pattern = field(repr=False, compare=False, default=None)
     solution_pattern: re.Pattern = field(repr=False, compare=False, default=None)
@@ -151,7 +151,7 @@ def _template(block: dict, index: int, path: Path) -> Template:
                             "declare every {slot} of the wording under slots")
     names = set(kinds)
     problem_regex = _pattern_to_regex(block["problem"], lambda n: SLOT_KINDS[kinds[n]], where)
-    family_regex = _pattern_to_regex(block["problem"], lambda n: MASKED_KINDS[kinds[n]], where, masked=True)
+    slot_mask_regex = _pattern_to_regex(block["problem"], lambda n: MASKED_KINDS[kinds[n]], where, masked=True)
     solution_regex = _pattern_to_regex(
         block["solution"], lambda n: ANSWER if n == "answer" else SLOT_KINDS[kinds.get(n, "decimal")], where)
     implausible = tuple(
@@ -162,7 +162,7 @@ def _template(block: dict, index: int, path: Path) -> Template:
         name=block["name"], category=block["category"], problem=block["problem"], solution=block["solution"],
         answer=block["answer"], answer_format=block["answer_format"], steps=block.get("steps", "plain"),
         slots=slots, implausible=implausible, problem_regex=problem_regex, solution_regex=solution_regex,
-        family_regex=family_regex,
+        slot_mask_regex=slot_mask_regex,
         evaluate=compile_formula(block["answer"], names, f"{where} answer"),
     )
 

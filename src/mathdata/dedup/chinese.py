@@ -16,7 +16,8 @@ import polars as pl
 
 from ..errors import MathDataError
 from ..normalize import canonical_number
-from ..rules import DEFAULT_RULES_DIR, read_toml
+from ..rules import DEFAULT_RULES_DIR
+from ..tomlfile import read_toml
 
 
 @dataclass(frozen=True)

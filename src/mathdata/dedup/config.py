@@ -5,7 +5,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import MathDataError
-from ..rules import DEFAULT_RULES_DIR, read_toml
+from ..rules import DEFAULT_RULES_DIR
+from ..tomlfile import read_toml
 from .chinese import ChineseRules, load_chinese_rules
 
 
