@@ -22,20 +22,22 @@ def classify(df: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     problems = group_ids(df, "problem")
     norm = normalize_series(df["problem"].gather(problems.first)).alias("norm")
     norms = group_ids(norm.to_frame(), "norm")
-    uniq = pl.DataFrame({"norm": norm.gather(norms.first)}).with_columns(family=pl.col("norm").str.replace_all(NUM, MASK))
+    # every number as the template slots read it (rules.NUM) -> '#': a superset key for the slot regexes,
+    # unlike the audit's wording family (normalize.mask_numbers_expr), where 1,044.40 is one number
+    uniq = pl.DataFrame({"norm": norm.gather(norms.first)}).with_columns(slot_mask=pl.col("norm").str.replace_all(NUM, MASK))
     uniq = uniq.with_columns(_template_category(uniq, rules))
     per_row = norms.ids[problems.ids]
     return df.with_columns(uniq.select("norm", "template", "category")[per_row])
 
 
 def _template_category(uniq: pl.DataFrame, rules: Rules) -> list[pl.Series]:
-    """`template` and `category` of each distinct normalised text (columns norm, family)."""
-    families = uniq.select(pl.col("family").unique(maintain_order=True))
+    """`template` and `category` of each distinct normalised text (columns norm, slot_mask)."""
+    masks = uniq.select(pl.col("slot_mask").unique(maintain_order=True))
     candidate = pl.lit(None, dtype=pl.String)
     for t in reversed(rules.templates):  # first template in the file wins on overlap
-        candidate = pl.when(pl.col("family").str.contains(t.family_regex)).then(pl.lit(t.name)).otherwise(candidate)
-    families = families.with_columns(candidate=candidate)
-    cand = uniq.join(families, on="family", how="left", maintain_order="left")["candidate"]
+        candidate = pl.when(pl.col("slot_mask").str.contains(t.slot_mask_regex)).then(pl.lit(t.name)).otherwise(candidate)
+    masks = masks.with_columns(candidate=candidate)
+    cand = uniq.join(masks, on="slot_mask", how="left", maintain_order="left")["candidate"]
     template = pl.repeat(None, uniq.height, dtype=pl.String, eager=True).alias("template")
     for t in rules.templates:
         rows = (cand == t.name).fill_null(False)

@@ -204,5 +204,6 @@ def canonical_numbers(texts: pl.Series) -> pl.Series:
 
 
 def mask_numbers_expr(col: pl.Expr) -> pl.Expr:
-    """The text with every number replaced by '#': the template 'family' of a problem."""
+    """The text with every number (thousands groups included) replaced by "#": the wording family the
+    audit counts and near dedup compares. Template matching masks differently (rules.NUM, classify.py)."""
     return col.str.replace_all(NUMBER_RE, "#")
