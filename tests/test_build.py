@@ -310,3 +310,24 @@ def test_undefined_answers_and_division_by_zero(tmp_path):
 def test_round_out_of_range(tmp_path):
     with pytest.raises(MathDataError, match="--round 40: out of range"):
         build([SAMPLE], tmp_path / "o", TINY, BuildOptions(round_to=40))
+
+
+def test_top_up_exclude_holds_every_input_problem_its_templates_could_make():
+    """Kept and dropped input problems that match a topped-up category's template regex are excluded
+    (whatever template classify gave them); problems no such template can make are left out."""
+    import polars as pl
+
+    from mathdata.build import _top_up_exclude
+    from mathdata.pipeline import RunResult
+    from mathdata.quota import PlanRow
+    from mathdata.rules import load_rules
+    rules = load_rules()
+    category = rules.template("simplify").category
+    kept = pl.DataFrame({"norm": ["将分数 4/6 进行简化", "计算 1 + 2 等于多少"]})
+    dropped = [pl.DataFrame({"norm": ["将分数 4/6 进行简化", "将分数 10/15 进行简化", "一只鸡有两条腿"]})]
+    front = RunResult(kept, dropped)
+
+    def plan(top_up):
+        return [PlanRow("q", (category,), wanted=5, available=2, taken=2, top_up=top_up, generatable=True)]
+    assert _top_up_exclude(plan(3), rules, front) == frozenset({"将分数 4/6 进行简化", "将分数 10/15 进行简化"})
+    assert _top_up_exclude(plan(0), rules, front) == frozenset()

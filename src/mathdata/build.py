@@ -174,10 +174,10 @@ def stage_shuffle(df: pl.DataFrame, seed: int) -> StageResult:
 def stage_top_up(df: pl.DataFrame, plan: tuple[PlanRow, ...], exclude: frozenset[str], rules: Rules, cfg: DedupConfig,
                  seed: int, index: EvalIndex | None) -> StageResult:
     """Fill each quota's shortfall (plan rows' `top_up`) from the generator, never repeating a problem
-    in `exclude` (every input problem, normalised). The made records are checked against the kept
-    ones with the same duplicate finder -- on the kept records that share a blocking key with them,
-    which is where a duplicate of theirs can be -- and replaced if flagged (they never are in
-    practice). `info["generated"]`: records made per quota."""
+    in `exclude` (every input problem its templates could make, normalised: `_top_up_exclude`). The
+    made records are checked against the kept ones with the same duplicate finder -- on the kept
+    records that share a blocking key with them, which is where a duplicate of theirs can be -- and
+    replaced if flagged (they never are in practice). `info["generated"]`: records made per quota."""
     before = df.height
     generated = {r.quota: 0 for r in plan}
     if not any(r.top_up > 0 for r in plan):
@@ -377,16 +377,17 @@ def build(inputs: list[Path | str], out_dir: Path | str, quota_path: Path | str,
         err = shortfall_error(plan, opts.top_up)
         if err:
             raise err
-        # every input problem (kept or dropped), normalised: top-up never repeats one
-        exclude = frozenset(pl.concat([front.frame["norm"], *[d["norm"] for d in front.dropped]]).unique().to_list()) \
-            if any(r.top_up > 0 for r in plan) else frozenset()
+        exclude = _top_up_exclude(plan, rules, front)
         back = run(fill_stages(plan, exclude, rules, opts, cfg, index), front.frame, steps)
+        del exclude
         generated = back.info["top_up"]["generated"]
         plan = [replace(r, generated=generated[r.quota]) for r in plan]
         stages = [load, *front.stats, *back.stats]
         df = back.frame
         with steps.step("write"):
             drops = _dropped_frame(front.dropped + back.dropped)
+            front.dropped.clear()   # (their rows live on in `drops` only)
+            back.dropped.clear()
             manifest = _manifest(inputs_block, rules, table, opts, spec, index, plan, stages, df,
                                  back.info["canonical"], cfg)
             with folder.staging() as tmp:
@@ -395,6 +396,18 @@ def build(inputs: list[Path | str], out_dir: Path | str, quota_path: Path | str,
                 (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
                                                    encoding="utf-8")
     return BuildResult(out_dir, manifest, plan, stages, steps.timings)
+
+
+def _top_up_exclude(plan: list[PlanRow], rules: Rules, front) -> frozenset[str]:
+    """The input problems (kept or dropped), normalised, that top-up must never make again: those a
+    template it draws from can make, i.e. that match such a template's regex (a made problem always
+    matches its own template's; the other input problems cannot collide with one)."""
+    categories = {c for r in plan if r.top_up > 0 for c in r.categories}
+    if not categories:
+        return frozenset()
+    norms = pl.concat([front.frame["norm"], *[d["norm"] for d in front.dropped]]).to_frame("norm")
+    could = [pl.col("norm").str.contains(t.problem_regex) for t in rules.templates if t.category in categories]
+    return frozenset(norms.filter(pl.any_horizontal(could))["norm"].unique().to_list()) if could else frozenset()
 
 
 def runner(engine: str, address: str | None = None):
