@@ -121,13 +121,13 @@ def stage_exact_dedup(df: pl.DataFrame) -> StageResult:
 def stage_near_dedup(df: pl.DataFrame, cfg: DedupConfig) -> StageResult:
     """Drop number-aware near duplicates among exact-unique records (dedup.near_clusters); the detail
     names the kept record's id. Needs `dedup_priority` (exact_dedup)."""
-    df = df.with_row_index("_row")
-    reps = df.select("_row", "id", "norm", "template", "solution", PRIORITY).sort(order_columns(df, PRIORITY))
+    reps = df.select("id", "norm", "template", "solution", PRIORITY).with_row_index("_row").sort(order_columns(df, PRIORITY))
     roots, work = near_clusters(reps, cfg)
     roots = pl.Series(roots, dtype=pl.Int64)
-    reps = reps.select("_row", _near=roots != pl.int_range(reps.height, eager=True),
-                       _kept=reps["id"].gather(roots))
-    df = df.join(reps, on="_row", how="left", maintain_order="left").drop("_row", PRIORITY)
+    rows = reps["_row"]   # each rep's row in df: the results go back by position
+    near = pl.repeat(False, df.height, eager=True).scatter(rows, roots != pl.int_range(reps.height, eager=True))
+    kept = reps["id"].gather(roots)
+    df = df.drop(PRIORITY).with_columns(_near=near, _kept=pl.repeat(None, df.height, dtype=pl.String, eager=True).scatter(rows, kept))
     res = split(df, pl.col("_near"), "near_duplicate", "near_dedup", detail=pl.concat_str(pl.lit("of "), pl.col("_kept")))
     return result("near_dedup", res.kept.drop("_near", "_kept"), res.dropped.drop("_near", "_kept"), info=work)
 
