@@ -149,3 +149,13 @@ def test_merge_of_shard_results():
     assert m.info == {"n": 3, "scheme": "v1", "nested": {"k": 1}}
     with pytest.raises(ValueError, match="scheme"):
         merge_info({"scheme": "v1"}, {"scheme": "v2"})
+
+
+def test_run_local_keeps_only_the_dropped_columns_asked_for():
+    """keep_dropped: dropped rows keep those columns and their reason; the kept frame is untouched."""
+    df = pl.DataFrame({"a": [1, 2, 3, 4], "b": ["w", "x", "y", "z"], "c": [0.5, 1.5, 2.5, 3.5]})
+    stage = Stage("odd", lambda f: split(f, pl.col("a") % 2 == 1, "odd", "odd"), reasons=("odd",))
+    out = run_local([stage], df, keep_dropped=["a"])
+    assert out.frame.columns == ["a", "b", "c"] and out.frame["a"].to_list() == [2, 4]
+    assert out.dropped[0].columns == ["a", "drop_reason"] and out.dropped[0]["a"].to_list() == [1, 3]
+    assert run_local([stage], df).dropped[0].columns == ["a", "b", "c", "drop_reason"]

@@ -57,6 +57,9 @@ STAGE_NAMES = ["load", "normalise", "english", "answers", "exact_dedup", "near_d
                "quota", "top_up", "style", "canonical", "shuffle", "write"]
 RULE_FILES = ("templates.toml", "categories.toml", "prompts.toml", "dedup.toml", "numerals.toml", "units.toml")
 DROPPED_COLUMNS = ["source", "line", "id", "category", "problem", "solution", "reason", "detail"]
+# what the build reads of the dropped rows: dropped.jsonl's columns (and `_in`, their order) and the
+# normalised problem (top-up's exclusion)
+DROPPED_READ = ("_in", "source", "line", "id", "category", "problem", "solution", "norm")
 ENGINES = ("local", "ray")
 __all__ = ["BuildOptions", "BuildResult", "StageResult", "StageStats", "build", "clean_stages", "fill_stages",
            "quota_stage"]
@@ -369,7 +372,8 @@ def build(inputs: list[Path | str], out_dir: Path | str, quota_path: Path | str,
                               {"bad_record": loaded.bad_lines} if loaded.bad_lines else {})
             inputs_block = _inputs_block(inputs, loaded)
             del loaded
-        front = run([*clean_stages(rules, opts, cfg, index), quota_stage(table, opts.seed)], df, steps)
+        front = run([*clean_stages(rules, opts, cfg, index), quota_stage(table, opts.seed)], df, steps,
+                    keep_dropped=DROPPED_READ)
         del df
         plan = make_plan(table, front.info["quota"]["available"], rules)
         if on_plan:
@@ -378,7 +382,7 @@ def build(inputs: list[Path | str], out_dir: Path | str, quota_path: Path | str,
         if err:
             raise err
         exclude = _top_up_exclude(plan, rules, front)
-        back = run(fill_stages(plan, exclude, rules, opts, cfg, index), front.frame, steps)
+        back = run(fill_stages(plan, exclude, rules, opts, cfg, index), front.frame, steps, keep_dropped=DROPPED_READ)
         del exclude
         generated = back.info["top_up"]["generated"]
         plan = [replace(r, generated=generated[r.quota]) for r in plan]

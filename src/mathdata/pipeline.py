@@ -22,7 +22,7 @@ same list on a Ray cluster, shard by shard. Stages do not know how they are run.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 import polars as pl
@@ -172,20 +172,26 @@ class RunResult:
 
 
 def run_local(stages: Iterable[Stage], df: pl.DataFrame, steps=None, shards: int = 1,
-              execute: Callable[[Stage, list[pl.DataFrame]], list[StageResult]] | None = None) -> RunResult:
-    """Run `stages` in order. `steps` (progress.Steps) times and shows each stage.
+              execute: Callable[[Stage, list[pl.DataFrame]], list[StageResult]] | None = None,
+              keep_dropped: Iterable[str] | None = None) -> RunResult:
+    """Run `stages` in order. `steps` (progress.Steps) times and shows each stage. `keep_dropped`:
+    the only columns (besides drop_reason/drop_detail) the caller reads of the dropped rows; the rest
+    is released as each stage ends (millions of dropped rows otherwise hold every column to the end).
 
     With `shards` > 1 every MAP and BY_KEY stage runs on that many shards (`shards_of`) whose results
     are merged (`merge_results`): the result equals the one-shard run. `execute(stage, frames)` runs
     one stage on its shards (default: one after the other here; `ray_runner` sends them to Ray)."""
     out = RunResult(df)
     execute = execute or (lambda stage, frames: [stage(f) for f in frames])
+    keep = None if keep_dropped is None else set(keep_dropped) | {"drop_reason", "drop_detail"}
     for stage in stages:
         if steps is not None:
             with steps.step(stage.name):
                 res = _run_stage(stage, out.frame, shards, execute)
         else:
             res = _run_stage(stage, out.frame, shards, execute)
+        if keep is not None and res.dropped.height:
+            res = replace(res, dropped=res.dropped.select([c for c in res.dropped.columns if c in keep]))
         _collect(out, res)
     return out
 

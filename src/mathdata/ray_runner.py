@@ -64,8 +64,8 @@ def _execute(ray):
 
 
 def run_ray(stages: Iterable[Stage], df: pl.DataFrame, steps=None, address: str | None = None,
-            num_cpus: int = DEFAULT_CPUS, shards: int | None = None) -> RunResult:
+            num_cpus: int = DEFAULT_CPUS, shards: int | None = None, keep_dropped=None) -> RunResult:
     """`run_local`'s result, computed on Ray: `shards` per stage (default: the cluster's CPUs)."""
     ray = start(address, num_cpus)
     shards = shards or max(1, int(ray.cluster_resources().get("CPU", num_cpus)))
-    return run_local(stages, df, steps, shards=shards, execute=_execute(ray))
+    return run_local(stages, df, steps, shards=shards, execute=_execute(ray), keep_dropped=keep_dropped)
