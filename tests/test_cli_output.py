@@ -83,6 +83,16 @@ def test_mathtrain_out_refuses_an_option_as_its_folder(tmp_path, monkeypatch, ca
     assert list(tmp_path.iterdir()) == []
 
 
+def test_mathtrain_out_refuses_stdout_as_its_folder(tmp_path, monkeypatch, capsys):
+    """`--out -` named a folder called '-' (a run writes a folder, never a stream): refused up front."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(mathtrain.cli.main, "mathtrain", monkeypatch, capsys, "run", "--out", "-",
+                              "-c", ROOT / "fixtures" / "tiny" / "train.toml", "-d", tmp_path / "build")
+    assert code == 2 and out == ""
+    assert err.startswith("mathtrain: error: --out/-o takes a folder name; got '-' (give a folder")
+    assert list(tmp_path.iterdir()) == []
+
+
 def output_options(group) -> list[tuple[str, object]]:
     """(command path, option) for every output option (--json, --html, -o/--output, --out) under `group`."""
     found = []
@@ -108,7 +118,11 @@ def test_every_output_option_of_both_clis_is_checked():
             label = re.escape("/".join(option.opts))
             with pytest.raises(MathDataError, match=rf"^{label} takes [^;]+; got '--quiet' \(give the name right after"):
                 option.callback(None, option, "--quiet")
-            assert option.callback(None, option, "-") == "-", name
+            if "--out" in option.opts:   # always a folder: '-' is no stream there
+                with pytest.raises(MathDataError, match=rf"^{label} takes a folder name; got '-'"):
+                    option.callback(None, option, "-")
+            else:
+                assert option.callback(None, option, "-") == "-", name
             assert option.callback(None, option, "a-b") == "a-b", name
 
 

@@ -28,7 +28,10 @@ STDOUT_CLOSED = 141
 
 def check_output_target(option: str, value, label: str | None = None):
     """`value` of the output option `option` (named `label` in the message: `-o/--output`), refused
-    when it starts with `-` and is not `-`."""
+    when it starts with `-` and is not `-`; `--out` (always a folder) refuses `-` too."""
+    if value is not None and option == "--out" and str(value) == "-":   # a folder, never a stream
+        raise MathDataError(f"{label or option} takes {OUTPUT_OPTIONS[option]}; got '-'",
+                            "give a folder, e.g. --out runs/r1 (nothing is written to stdout)")
     if value is not None and str(value).startswith("-") and str(value) != "-":
         label = label or option
         raise MathDataError(f"{label} takes {OUTPUT_OPTIONS[option]}; got {str(value)!r}",
