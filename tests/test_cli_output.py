@@ -74,22 +74,16 @@ def test_other_outputs_refuse_an_option_as_their_name(args, message, tmp_path, m
     assert list(tmp_path.iterdir()) == []
 
 
-def test_mathtrain_out_refuses_an_option_as_its_folder(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("value, message", [
+    ("--quiet", "--out/-o takes a folder name; got '--quiet' ("),
+    ("-", "--out/-o takes a folder name; got '-' (give a folder"),   # a run writes a folder, never a stream
+])
+def test_mathtrain_out_refuses_an_option_or_stdout_as_its_folder(value, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_main(mathtrain.cli.main, "mathtrain", monkeypatch, capsys, "run", "--out", "--quiet",
+    code, out, err = run_main(mathtrain.cli.main, "mathtrain", monkeypatch, capsys, "run", "--out", value,
                               "-c", ROOT / "fixtures" / "tiny" / "train.toml", "-d", tmp_path / "build")
     assert code == 2 and out == ""
-    assert err.startswith("mathtrain: error: --out/-o takes a folder name; got '--quiet' (")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_mathtrain_out_refuses_stdout_as_its_folder(tmp_path, monkeypatch, capsys):
-    """`--out -` named a folder called '-' (a run writes a folder, never a stream): refused up front."""
-    monkeypatch.chdir(tmp_path)
-    code, out, err = run_main(mathtrain.cli.main, "mathtrain", monkeypatch, capsys, "run", "--out", "-",
-                              "-c", ROOT / "fixtures" / "tiny" / "train.toml", "-d", tmp_path / "build")
-    assert code == 2 and out == ""
-    assert err.startswith("mathtrain: error: --out/-o takes a folder name; got '-' (give a folder")
+    assert err.startswith("mathtrain: error: " + message)
     assert list(tmp_path.iterdir()) == []
 
 
