@@ -434,19 +434,20 @@ def verify(df: pl.DataFrame, rules: Rules, workers: int = 1) -> pl.DataFrame:
     regexes run in polars (`_work_parts`); large inputs are split over `workers` forked processes."""
     groups = group_ids(df, ["template", "norm", "solution"])   # rows without a template form groups too
     keys = groups.firsts(df.select("template", "norm", "solution"))
-    has_template = keys["template"].is_not_null()
-    key_rows = has_template.arg_true()
-    keys = keys.filter(has_template)
     templates = {t.name: t for t in rules.templates}
-    key_status = pl.repeat(None, keys.height, dtype=pl.String, eager=True)
-    key_reason = key_status.clone()
-    for rows, t, work in _work_parts(keys, templates):
-        status, reason = _verify_part(t, work, workers)
-        key_status, key_reason = key_status.scatter(rows, status), key_reason.scatter(rows, reason)
+    rows, status, reason = [], [], []
+    for key_rows, t, work in _work_parts(keys, templates):   # (only keys with a template)
+        part_status, part_reason = _verify_part(t, work, workers)
+        rows.append(key_rows)
+        status.append(part_status)
+        reason.append(part_reason)
     del keys
+    rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    status = pl.concat(status) if status else pl.Series([], dtype=pl.String)
+    reason = pl.concat(reason) if reason else pl.Series([], dtype=pl.String)
     # each key's result, back on its rows by position (rows without a template stay null)
-    out = df.with_columns(status=groups.spread(placed(groups.count, key_rows, key_status.alias("status"))),
-                          reason=groups.spread(placed(groups.count, key_rows, key_reason.alias("reason"))))
+    out = df.with_columns(status=groups.spread(placed(groups.count, rows, status.alias("status"))),
+                          reason=groups.spread(placed(groups.count, rows, reason.alias("reason"))))
     calc = (out.filter(pl.col("template").is_null() & pl.col("solution").str.contains("<<", literal=True))
             .select("solution").unique(maintain_order=True))
     if calc.height:
