@@ -1,4 +1,4 @@
-"""Exact group ids of text columns, without hash tables of the texts themselves.
+"""Group ids of text columns, without hash tables of the texts themselves.
 
 polars' `unique`, `join` and `over` on long strings build hash tables holding the strings; on millions
 of rows that is most of a stage's time and memory, and grows worse than linearly (measured in
@@ -27,9 +27,6 @@ class Groups:
     @property
     def count(self) -> int:
         return len(self.first)
-
-    def id_series(self, name: str = "_gid") -> pl.Series:
-        return pl.Series(name, self.ids)
 
     def firsts(self, df: pl.DataFrame) -> pl.DataFrame:
         """One row per group (its first), in group order."""
